@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/harness"
+)
+
+func newCheckCommand() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "check <run-dir>",
+		Short: "Re-run all checkers on a stored history (no Docker needed) and rewrite results.json",
+		Args:  oneArg("run directory"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := harness.CheckDir(cmd.Context(), args[0], timeout)
+			if err != nil {
+				return &exitError{code: harness.ExitInternal, err: err}
+			}
+			fmt.Fprintf(os.Stdout, "%s: %s: %s\n", args[0], res.Verdict, res.Reason)
+			for _, c := range res.Checkers {
+				fmt.Fprintf(os.Stdout, "  %-18s %-8s %s\n", c.Checker, c.Verdict, c.Reason)
+			}
+			return &exitError{code: harness.ExitCode(res.Verdict)}
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "check-timeout", 0, "linearizability timeout (default: the run's)")
+	return cmd
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/docker"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/nemesis"
+)
+
+// specFlags binds the flags shared by test and suite to a Spec.
+type specFlags struct {
+	spec      harness.Spec
+	nemesis   string
+	nodeFlags string
+	// runID names the run's containers; tests set it to find them.
+	runID string
+}
+
+func bindSpecFlags(cmd *cobra.Command, f *specFlags) {
+	f.spec = harness.DefaultSpec()
+	fl := cmd.Flags()
+	fl.StringVar(&f.spec.Workload, "workload", f.spec.Workload, "workload: register or set")
+	fl.DurationVar(&f.spec.NemesisInterval, "nemesis-interval", f.spec.NemesisInterval, "mean time between fault starts")
+	fl.IntVar(&f.spec.Nodes, "nodes", f.spec.Nodes, "number of node containers")
+	fl.IntVar(&f.spec.Concurrency, "concurrency", f.spec.Concurrency, "number of concurrent logical clients")
+	fl.Float64Var(&f.spec.Rate, "rate", f.spec.Rate, "overall ops/s limit (0 = as fast as possible)")
+	fl.DurationVar(&f.spec.TimeLimit, "time-limit", f.spec.TimeLimit, "length of the main phase")
+	fl.IntVar(&f.spec.OpsPerKey, "ops-per-key", f.spec.OpsPerKey, "ops per key before the generator moves to a fresh key")
+	fl.Int64Var(&f.spec.Seed, "seed", 0, "seed for ops and faults (default: random, printed and stored)")
+	fl.StringVar(&f.nodeFlags, "node-flags", "", "extra flags passed to every node, e.g. '--read-mode=local'")
+	fl.BoolVar(&f.spec.KeepCluster, "keep-cluster", false, "leave the containers running after the run (remove with 'faultline cleanup')")
+	fl.StringVar(&f.spec.Store, "store", f.spec.Store, "directory for run results")
+	fl.DurationVar(&f.spec.RequestTimeout, "request-timeout", f.spec.RequestTimeout, "client request timeout; past it an op is indeterminate")
+	fl.DurationVar(&f.spec.RecoveryTimeout, "recovery-timeout", f.spec.RecoveryTimeout, "bound on waiting for the healed cluster to serve and converge")
+	fl.DurationVar(&f.spec.CheckTimeout, "check-timeout", f.spec.CheckTimeout, "linearizability check timeout (past it the verdict is unknown)")
+	fl.StringVar(&f.runID, "run-id", "", "label for the run's containers (default: generated)")
+	_ = fl.MarkHidden("run-id")
+}
+
+// resolve fills what the flags leave open: seed, nemesis list, node flags.
+func (f *specFlags) resolve(cmd *cobra.Command) error {
+	if !cmd.Flags().Changed("seed") {
+		f.spec.Seed = randomSeed()
+	}
+	f.spec.NodeFlags = strings.Fields(f.nodeFlags)
+	if f.nemesis != "" {
+		faults, err := nemesis.ParseFaults(f.nemesis)
+		if err != nil {
+			return &harness.UsageError{Err: fmt.Errorf("--nemesis: %w", err)}
+		}
+		f.spec.Nemesis = faults
+	}
+	return nil
+}
+
+func randomSeed() int64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return time.Now().UnixNano()
+	}
+	return int64(binary.LittleEndian.Uint64(b[:]) >> 1)
+}
+
+func newRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "fl-" + time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func newTestCommand() *cobra.Command {
+	var f specFlags
+	var name string
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Run one test against a kvnode cluster in Docker",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.resolve(cmd); err != nil {
+				return err
+			}
+			f.spec.Name = name
+			if err := f.spec.Validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			image, err := buildImage(ctx)
+			if err != nil {
+				return &exitError{code: harness.ExitInternal, err: err}
+			}
+			results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID))
+			fmt.Fprintln(os.Stdout)
+			harness.PrintSummary(os.Stdout, results)
+			printReportHint(results)
+			return &exitError{code: harness.SuiteExitCode(results)}
+		},
+	}
+	bindSpecFlags(cmd, &f)
+	cmd.Flags().StringVar(&f.nemesis, "nemesis", "none", "faults: comma list of partition,kill,pause,clock,loss,delay, or all, or none")
+	cmd.Flags().StringVar(&name, "name", "", "test name (default workload-nemesis)")
+	return cmd
+}
+
+func printReportHint(results []harness.SuiteResult) {
+	for _, r := range results {
+		if r.Outcome.Dir != "" {
+			fmt.Fprintf(os.Stdout, "report: %s/index.html (seed %d)\n", r.Outcome.Dir, seedOf(r))
+		}
+	}
+}
+
+func seedOf(r harness.SuiteResult) int64 {
+	rec, err := harness.ReadTestRecord(r.Outcome.Dir)
+	if err != nil {
+		return 0
+	}
+	return rec.Seed
+}
+
+// buildImage builds (or reuses) the node image from this module's sources.
+func buildImage(ctx context.Context) (string, error) {
+	t0 := time.Now()
+	fmt.Fprintln(os.Stderr, "building node image (static kvnode + faultline-agent, FROM scratch)...")
+	tag, err := docker.BuildImage(ctx, docker.ImageOptions{Logger: slog.Default()})
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "node image %s ready in %v\n", tag, time.Since(t0).Truncate(time.Millisecond))
+	return tag, nil
+}
+
+// dockerEnv returns a factory of per-run Docker clusters.
+func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func(), error) {
+	return func(spec harness.Spec) (harness.Env, func(), error) {
+		runID := fixedRunID
+		if runID == "" {
+			runID = newRunID()
+		}
+		c, err := docker.NewCluster(docker.ClusterOptions{
+			RunID: runID, Nodes: spec.Nodes, Image: image, NodeFlags: spec.NodeFlags, Logger: slog.Default(),
+		})
+		if err != nil {
+			return harness.Env{}, nil, err
+		}
+		env := harness.Env{DB: c, Cluster: c, RunID: runID, Logger: slog.Default(), Progress: os.Stderr}
+		return env, nil, nil
+	}
+}

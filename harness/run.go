@@ -1,0 +1,285 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Env is what a run is given besides its Spec.
+type Env struct {
+	DB DB
+	// Cluster injects faults; nil when the backend cannot (then the spec
+	// must have no nemesis).
+	Cluster nemesis.Cluster
+	RunID   string
+	Logger  *slog.Logger
+	// Progress receives the live progress line (usually os.Stderr).
+	Progress io.Writer
+}
+
+// Outcome summarizes a finished run.
+type Outcome struct {
+	Name     string
+	Dir      string
+	Results  checker.Results
+	Ops      int
+	OK       int
+	Fail     int
+	Info     int
+	ExitCode int
+	// Interrupted is set when the run was cancelled before it finished.
+	Interrupted bool
+}
+
+// Run executes one test: set up → main phase (workers + nemesis) → heal →
+// recovery wait → final reads → convergence → logs → tear down → check →
+// report. Faults are healed and the cluster torn down on every path out of
+// Run, including cancellation of ctx (Ctrl-C) and a panic.
+func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
+	if err := spec.Validate(); err != nil {
+		return Outcome{ExitCode: ExitBadArgs}, err
+	}
+	wl, _ := workloads.ByName(spec.Workload)
+	if len(spec.Nemesis) > 0 && env.Cluster == nil {
+		return Outcome{ExitCode: ExitBadArgs}, Usagef("this backend cannot inject faults: use --nemesis none")
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	progressOut := env.Progress
+	if progressOut == nil {
+		progressOut = io.Discard
+	}
+
+	start := time.Now()
+	dir, err := newRunDir(spec.Store, spec.Name, start)
+	if err != nil {
+		return Outcome{ExitCode: ExitInternal}, err
+	}
+	out = Outcome{Name: spec.Name, Dir: dir, ExitCode: ExitInternal}
+	rec, err := history.NewRecorder(filepath.Join(dir, HistoryFile))
+	if err != nil {
+		return out, err
+	}
+	defer rec.Close()
+
+	record := TestRecord{
+		Name: spec.Name, Seed: spec.Seed, Command: spec.Command(), Start: start.UTC(),
+		Workload: spec.Workload, Nemesis: spec.Nemesis, Nodes: env.DB.Nodes(), RunID: env.RunID,
+		Options: spec, Versions: Versions(), Timings: map[string]int64{},
+	}
+	if err := writeJSON(filepath.Join(dir, TestFile), record); err != nil {
+		return out, err
+	}
+	fmt.Fprintf(progressOut, "run %s: seed %d, store %s\n", spec.Name, spec.Seed, dir)
+
+	var nem *nemesis.Nemesis
+	var healOnce sync.Once
+	heal := func() {
+		healOnce.Do(func() {
+			if nem == nil {
+				return
+			}
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			t0 := time.Now()
+			if herr := nem.HealAll(hctx); herr != nil {
+				log.Error("heal faults", "err", herr)
+			}
+			record.Timings["heal"] = time.Since(t0).Milliseconds()
+		})
+	}
+	var teardownOnce sync.Once
+	teardown := func() {
+		teardownOnce.Do(func() {
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			heal()
+			if cerr := env.DB.CollectLogs(tctx, filepath.Join(dir, NodesDir)); cerr != nil {
+				log.Warn("collect node logs", "err", cerr)
+			}
+			if spec.KeepCluster {
+				fmt.Fprintf(progressOut, "keeping the cluster (--keep-cluster): remove it with `faultline cleanup --run %s`\n", env.RunID)
+				return
+			}
+			t0 := time.Now()
+			if terr := env.DB.Teardown(tctx); terr != nil {
+				log.Error("tear down", "err", terr)
+			}
+			record.Timings["teardown"] = time.Since(t0).Milliseconds()
+		})
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			teardown()
+			err = fmt.Errorf("harness panic: %v\n%s", p, debug.Stack())
+			out.ExitCode = ExitInternal
+		}
+	}()
+	defer teardown()
+
+	// Phase: set up and wait until healthy.
+	t0 := time.Now()
+	if err := env.DB.Setup(ctx); err != nil {
+		return out, fmt.Errorf("set up cluster: %w", err)
+	}
+	record.Timings["setup"] = time.Since(t0).Milliseconds()
+
+	if len(spec.Nemesis) > 0 {
+		nem, err = nemesis.New(env.Cluster, rec, nemesis.Options{
+			Faults: spec.Nemesis, Interval: spec.NemesisInterval, Seed: spec.Seed, Logger: log,
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+
+	// Phase: main. Workers and nemesis share one deadline.
+	counts := &counters{}
+	t0 = time.Now()
+	interrupted := runMain(ctx, spec, env, log, wl, rec, nem, counts, progressOut)
+	record.Timings["main"] = time.Since(t0).Milliseconds()
+	out.Interrupted = interrupted
+
+	// Phase: heal, then wait for the cluster to serve again.
+	heal()
+	var replicas []checker.ReplicaState
+	if !interrupted {
+		rctx, cancel := context.WithTimeout(ctx, spec.RecoveryTimeout)
+		recovery, rerr := waitServing(rctx, env.DB, env.RunID)
+		cancel()
+		if rerr != nil {
+			log.Warn("cluster did not serve again after healing", "err", rerr)
+		}
+		record.Timings["recovery"] = recovery.Milliseconds()
+
+		fctx, cancel := context.WithTimeout(ctx, spec.RecoveryTimeout)
+		finalReads(fctx, spec, env, wl, rec)
+		cancel()
+
+		cctx, cancel := context.WithTimeout(ctx, spec.RecoveryTimeout)
+		replicas = convergence(cctx, env.DB)
+		cancel()
+		if err := writeJSON(filepath.Join(dir, ReplicasFile), replicas); err != nil {
+			log.Warn("write replica states", "err", err)
+		}
+	}
+	if ctx.Err() != nil {
+		out.Interrupted = true
+	}
+	teardown()
+	if err := writeJSON(filepath.Join(dir, TestFile), record); err != nil {
+		log.Warn("rewrite test.json", "err", err)
+	}
+	if err := rec.Close(); err != nil {
+		return out, fmt.Errorf("write history: %w", err)
+	}
+
+	// Phase: check and report. These do not depend on the cluster.
+	h := rec.History()
+	in := checker.Input{History: h, Replicas: replicas, CheckTimeout: spec.CheckTimeout}
+	if dropped := rec.Dropped(); dropped > 0 {
+		in.Truncated = fmt.Sprintf("history limit of %d ops reached; %d ops not recorded", history.DefaultMaxOps, dropped)
+	}
+	out.Results = checker.Run(context.WithoutCancel(ctx), in, wl.Checkers()...)
+	if out.Interrupted && out.Results.Verdict == checker.Valid {
+		out.Results.Verdict = checker.Unknown
+		out.Results.Reason = "the run was interrupted before it finished; what was recorded is consistent"
+	}
+	if err := writeJSON(filepath.Join(dir, ResultsFile), out.Results); err != nil {
+		return out, err
+	}
+	if err := reports.WriteRun(dir, reports.WriteOptions{Model: wl.Model()}); err != nil {
+		log.Warn("write report", "err", err)
+	}
+	if err := reports.WriteIndex(spec.Store); err != nil {
+		log.Warn("write store index", "err", err)
+	}
+	for _, p := range h.ClientPairs() {
+		out.Ops++
+		switch p.Outcome() {
+		case history.OK:
+			out.OK++
+		case history.Fail:
+			out.Fail++
+		default:
+			out.Info++
+		}
+	}
+	out.ExitCode = ExitCode(out.Results.Verdict)
+	if out.Interrupted {
+		return out, ErrInterrupted
+	}
+	return out, nil
+}
+
+// ErrInterrupted is returned when the run was cancelled (Ctrl-C). Everything
+// was still healed, torn down and recorded.
+var ErrInterrupted = errors.New("run interrupted: faults healed, cluster removed, partial history checked")
+
+// runMain drives workers and the nemesis until the time limit or ctx ends. It
+// reports whether ctx was cancelled (as opposed to the time limit passing).
+func runMain(ctx context.Context, spec Spec, env Env, log *slog.Logger, wl workloads.Workload, rec *history.Recorder,
+	nem *nemesis.Nemesis, counts *counters, progressOut io.Writer) bool {
+	mainCtx, cancel := context.WithTimeout(ctx, spec.TimeLimit)
+	defer cancel()
+
+	gen := &sharedGenerator{gen: wl.NewGenerator(rand.New(rand.NewSource(spec.Seed)), spec.OpsPerKey)}
+	rate := newRateLimiter(spec.Rate)
+	nodes := env.DB.Nodes()
+	var wg sync.WaitGroup
+	for i := 0; i < spec.Concurrency; i++ {
+		node := nodes[i%len(nodes)]
+		w := &worker{
+			id: i, concurrency: spec.Concurrency, node: node, endpoint: env.DB.Endpoint(node),
+			runID: env.RunID, timeout: spec.RequestTimeout, workload: wl, gen: gen,
+			rate: rate, rec: rec, counts: counts,
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(mainCtx)
+		}()
+	}
+	if nem != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := nem.Run(mainCtx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				log.Error("nemesis", "err", err)
+			}
+		}()
+	}
+	p := &progress{out: progressOut, tty: isTerminalWriter(progressOut), total: spec.TimeLimit, counts: counts}
+	if nem != nil {
+		p.fault = nem.Active
+	}
+	pctx, pcancel := context.WithCancel(context.Background())
+	pdone := make(chan struct{})
+	go func() { p.run(pctx); close(pdone) }()
+	wg.Wait()
+	pcancel()
+	<-pdone
+	return ctx.Err() != nil
+}
+
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
+}

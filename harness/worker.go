@@ -1,0 +1,92 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/workloads"
+)
+
+// counters are the live totals shown on the progress line.
+type counters struct {
+	ok, fail, info atomic.Int64
+}
+
+func (c *counters) add(t history.Type) {
+	switch t {
+	case history.OK:
+		c.ok.Add(1)
+	case history.Fail:
+		c.fail.Add(1)
+	case history.Info:
+		c.info.Add(1)
+	}
+}
+
+// worker is one logical client slot. It runs one process at a time; after an
+// indeterminate result that process retires and the worker continues as
+// process+concurrency, so every process's ops stay sequential.
+type worker struct {
+	id          int
+	concurrency int
+	node        string
+	endpoint    string
+	runID       string
+	timeout     time.Duration
+	workload    workloads.Workload
+	gen         *sharedGenerator
+	rate        *rateLimiter
+	rec         *history.Recorder
+	counts      *counters
+}
+
+func (w *worker) newClient(process int) *client.Client {
+	return client.New(w.endpoint, client.Options{
+		ClientID: fmt.Sprintf("%s-p%d", w.runID, process),
+		Timeout:  w.timeout,
+	})
+}
+
+// run issues ops until ctx is done or the generator is exhausted. An op
+// already invoked is always completed and recorded, even if ctx ends while it
+// is in flight: its request context is independent of the run's deadline
+// except for the request timeout.
+func (w *worker) run(ctx context.Context) {
+	process := w.id
+	c := w.newClient(process)
+	for {
+		if err := w.rate.wait(ctx); err != nil {
+			return
+		}
+		invoke, ok := w.gen.next()
+		if !ok {
+			return
+		}
+		invoke.Type = history.Invoke
+		invoke.Process = history.Process(process)
+		invoke.Node = w.node
+		invoke = w.rec.Record(invoke)
+
+		reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.timeout)
+		done := w.workload.Apply(reqCtx, c, invoke)
+		cancel()
+		done.Process = invoke.Process
+		done.Node = w.node
+		done.F = invoke.F
+		done.Key = invoke.Key
+		if done.Type == "" || done.Type == history.Invoke {
+			done.Type = history.Info
+			done.Error = "workload returned no outcome"
+		}
+		w.rec.Record(done)
+		w.counts.add(done.Type)
+		if done.Type == history.Info {
+			process += w.concurrency
+			c = w.newClient(process)
+		}
+	}
+}
