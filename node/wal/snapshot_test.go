@@ -1,0 +1,120 @@
+package wal
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/node/raft"
+)
+
+func TestReceivedSnapshotDiscardsDivergentLog(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 10, 1))
+	// The leader sends a snapshot at 8 from term 2: this node's entries up
+	// to 10 are from a branch that lost. It then appends 9 and 10 of term 2.
+	snap := raft.Snapshot{Index: 8, Term: 2, Data: []byte("leader state")}
+	require.NoError(t, w.SaveSnapshot(snap))
+	appendSync(t, w, &raft.HardState{Term: 2, Commit: 8}, makeEntries(9, 10, 2))
+	require.NoError(t, w.Close())
+
+	w, rec := openWAL(t, dir, Options{})
+	defer w.Close()
+	assert.Equal(t, snap, *rec.Snapshot)
+	assert.Equal(t, makeEntries(9, 10, 2), rec.Entries)
+}
+
+func TestReceivedSnapshotAheadOfLog(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 5, 1))
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 50, Term: 3}))
+	appendSync(t, w, nil, makeEntries(51, 52, 3))
+	require.NoError(t, w.Close())
+
+	w, rec := openWAL(t, dir, Options{})
+	defer w.Close()
+	assert.Equal(t, uint64(50), rec.Snapshot.Index)
+	assert.Equal(t, makeEntries(51, 52, 3), rec.Entries)
+}
+
+// A crash after the snapshot file became durable but before its marker
+// reached the log: recovery must still drop the divergent entries.
+func TestSnapshotWithoutMarkerDiscardsDivergentLog(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 10, 1))
+	require.NoError(t, w.Close())
+	snap := raft.Snapshot{Index: 8, Term: 2, Data: []byte("x")}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotName(8)), encodeSnapshot(snap), 0o640))
+
+	w, rec := openWAL(t, dir, Options{})
+	defer w.Close()
+	assert.Equal(t, snap, *rec.Snapshot)
+	assert.Empty(t, rec.Entries)
+	appendSync(t, w, nil, makeEntries(9, 9, 2))
+}
+
+func TestCorruptNewestSnapshotFallsBackWhenLogCoversIt(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 120, 1))
+	older := raft.Snapshot{Index: 50, Term: 1, Data: []byte("state at 50")}
+	require.NoError(t, w.SaveSnapshot(older))
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 100, Term: 1, Data: []byte("state at 100")}))
+	require.NoError(t, w.Close())
+	newest := filepath.Join(dir, snapshotName(100))
+	flipByte(t, newest, int64(snapshotHeaderBytes+2))
+
+	w, rec := openWAL(t, dir, Options{})
+	defer w.Close()
+	assert.Equal(t, older, *rec.Snapshot)
+	assert.Equal(t, makeEntries(51, 120, 1), rec.Entries)
+	assert.Equal(t, uint64(50), w.LowWaterMark())
+	assert.NoFileExists(t, newest)
+	assert.FileExists(t, newest+".corrupt", "the damaged snapshot is kept for inspection")
+}
+
+func TestCorruptNewestSnapshotRefusedWhenLogIsGone(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 512}
+	w, _ := openWAL(t, dir, opts)
+	appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 1, 1))
+	for i := uint64(2); i <= 120; i++ {
+		appendSync(t, w, nil, makeEntries(i, i, 1))
+	}
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 20, Term: 1}))
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 110, Term: 1}))
+	require.NoError(t, w.Close())
+	newest := filepath.Join(dir, snapshotName(110))
+	require.NoError(t, os.Truncate(newest, 10))
+
+	_, _, err := Open(dir, Options{SegmentBytes: 512, Logger: testLogger(t)})
+	require.ErrorIs(t, err, ErrCorrupt)
+	assert.Contains(t, err.Error(), newest)
+	assert.Contains(t, err.Error(), "healthy replica")
+	assert.FileExists(t, newest, "nothing is renamed when recovery is refused")
+}
+
+func TestSnapshotEncodingRoundTrip(t *testing.T) {
+	for _, s := range []raft.Snapshot{{Index: 1, Term: 1}, {Index: 1 << 40, Term: 7, Data: []byte("payload")}} {
+		got, err := decodeSnapshot(encodeSnapshot(s))
+		require.NoError(t, err)
+		if len(s.Data) == 0 {
+			assert.Empty(t, got.Data)
+			got.Data = nil
+		}
+		assert.Equal(t, s, got)
+	}
+	b := encodeSnapshot(raft.Snapshot{Index: 3, Term: 1, Data: []byte("abc")})
+	for i := range b {
+		damaged := append([]byte(nil), b...)
+		damaged[i] ^= 1
+		_, err := decodeSnapshot(damaged)
+		assert.ErrorIs(t, err, errBadSnapshot, "flipped byte %d", i)
+	}
+}
