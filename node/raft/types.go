@@ -8,7 +8,10 @@
 // *rand.Rand in Config. One goroutine (the singular update queue) drives it.
 package raft
 
-import "errors"
+import (
+	"errors"
+	"math/rand"
+)
 
 // EntryType says what an entry carries.
 type EntryType uint8
@@ -83,11 +86,17 @@ func (t MessageType) String() string {
 //   - MsgApp: Index/LogTerm identify the entry preceding Entries; Commit is
 //     the leader's high-water mark.
 //   - MsgAppResp: Index is the highest index known to match (accept) or the
-//     rejected index (Reject), with RejectHint the follower's last index.
+//     rejected probe index (Reject). On a rejection, RejectHint is the largest
+//     index at or below min(probe index, follower's last index) whose term is
+//     at most the probe's LogTerm, and LogTerm is that entry's term: the
+//     leader skips every index above it with a larger term (fast
+//     backtracking). A MsgSnap is acknowledged with Index = snapshot index.
 //   - MsgVote/MsgPreVote: Index/LogTerm are the candidate's last entry. A
 //     pre-vote carries the term the candidate would campaign in.
 //   - MsgHeartbeat: Commit is min(leader commit, follower match); Context is
-//     the read-index round being confirmed, echoed by MsgHeartbeatResp.
+//     the heartbeat round id, echoed by MsgHeartbeatResp. A quorum of echoes
+//     for a round confirms leadership as of its send tick (read index,
+//     lease).
 //   - MsgSnap: Snapshot is the leader's latest snapshot.
 type Message struct {
 	Type       MessageType
@@ -144,3 +153,117 @@ var (
 	// ErrProposalQueueFull: too many uncommitted entries; definitely not applied.
 	ErrProposalQueueFull = errors.New("too many uncommitted proposals")
 )
+
+// Config configures one node's core. Zero values of the bounds are replaced
+// by the defaults below; ID, Peers, ElectionTicks, HeartbeatTicks and Rand are
+// required.
+type Config struct {
+	// ID is this node; Peers are all voters, including ID.
+	ID    string
+	Peers []string
+	// ElectionTicks is the base election timeout. Each node draws its
+	// timeout from [ElectionTicks, 2*ElectionTicks) after every reset, so
+	// that candidates rarely collide. It is also the window of check-quorum
+	// and of the vote lease (a follower that heard from a leader less than
+	// ElectionTicks ago refuses to vote).
+	ElectionTicks int
+	// HeartbeatTicks is how often a leader sends heartbeats. It must be
+	// well below ElectionTicks (typically a tenth) so a few lost heartbeats
+	// do not start an election.
+	HeartbeatTicks int
+	// Rand is the only source of randomness (election timeouts).
+	Rand *rand.Rand
+	// MaxInflightAppends bounds the unacknowledged MsgApp per follower (the
+	// request pipeline). Default 64: enough to keep a loopback or LAN link
+	// busy while bounding what is re-sent after a rejection.
+	MaxInflightAppends int
+	// MaxEntriesPerAppend bounds the entries batched in one MsgApp.
+	// Default 256.
+	MaxEntriesPerAppend int
+	// MaxUncommittedEntries bounds the entries a leader holds above its
+	// commit index; Propose returns ErrProposalQueueFull beyond it.
+	// Default 8192.
+	MaxUncommittedEntries int
+	// Unsafe enables deliberately broken behaviour for the bug zoo.
+	Unsafe Unsafe
+}
+
+// Defaults for the zero values of Config's bounds.
+const (
+	DefaultMaxInflightAppends    = 64
+	DefaultMaxEntriesPerAppend   = 256
+	DefaultMaxUncommittedEntries = 8192
+)
+
+// Unsafe switches break the protocol on purpose so that the harness can show
+// it catches the resulting anomalies. Each is marked in the code with an
+// UNSAFE(name) comment at the one place it changes. All are off by default.
+type Unsafe struct {
+	// NoGenerationCheck: followers accept MsgApp (and heartbeats) from a
+	// leader of an older term and adopt its entries.
+	NoGenerationCheck bool
+	// CommitOldGeneration: the leader commits entries of earlier terms by
+	// counting replicas (the Raft paper's figure 8 bug).
+	CommitOldGeneration bool
+}
+
+// Restore is the durable state a node restarts from, as read from storage.
+// Entries must be contiguous and start right after Snapshot.Index (or at 1).
+type Restore struct {
+	HardState HardState
+	Snapshot  *Snapshot
+	Entries   []Entry
+}
+
+// Ready is what the driver must do next, in this order: make HardState,
+// Entries and Snapshot durable (one fsync), then send Messages, then apply
+// Snapshot and CommittedEntries, serve ReadStates once applied reaches their
+// index, fail DroppedReads, and finally call Advance with this value.
+//
+// Slices are shared with the core: the driver may keep them but must not
+// modify them.
+type Ready struct {
+	// HardState is non-nil when term, vote or commit changed.
+	HardState *HardState
+	// Entries are appended to the WAL. Entries[0].Index may be at or below
+	// the last index written: then it replaces that suffix.
+	Entries []Entry
+	// Snapshot was received from the leader: persist it and restore the
+	// state machine from it before applying CommittedEntries.
+	Snapshot *Snapshot
+	// Messages are sent ONLY after the above is durable.
+	Messages []Message
+	// CommittedEntries are applied in order, after persisting.
+	CommittedEntries []Entry
+	// ReadStates are confirmed reads.
+	ReadStates []ReadState
+	// DroppedReads can no longer be confirmed (leadership lost): fail them.
+	DroppedReads []uint64
+}
+
+// Status is a snapshot of the core's state for monitoring and for the
+// server's decisions (where to forward, whether a lease is valid).
+type Status struct {
+	ID            string
+	Role          Role
+	Term          uint64
+	Vote          string
+	Leader        string
+	Commit        uint64
+	Applied       uint64
+	SnapshotIndex uint64
+	FirstIndex    uint64
+	LastIndex     uint64
+	// Elapsed is the number of ticks since New.
+	Elapsed uint64
+	// LastQuorumAckTick is, on a leader, the tick at which the latest
+	// heartbeat round that a quorum acknowledged was sent (0 when none has
+	// been acknowledged in this term). Using the send tick rather than the
+	// receive tick is conservative: every follower in that quorum received
+	// the heartbeat at or after this tick, and refuses to vote for
+	// ElectionTicks after that.
+	LastQuorumAckTick uint64
+	// CommittedInTerm reports whether a leader has committed an entry of
+	// its own term (its no-op), so its commit index is up to date.
+	CommittedInTerm bool
+}

@@ -1,0 +1,77 @@
+package raft
+
+// Follower side of replication: log matching (Raft §5.3).
+//
+// Every MsgApp names the entry preceding its entries (Index, LogTerm). The
+// follower accepts only if it holds that entry with that term; then, by
+// induction, its log matches the leader's up to there. Entries that conflict
+// (same index, different term) are truncated with everything after them;
+// entries that agree are kept, so a delayed MsgApp cannot shorten the log.
+// Acknowledgements (MsgAppResp) leave only after the Ready holding the
+// entries is durable.
+
+// handleAppend answers a MsgApp with exactly one MsgAppResp.
+func (r *Raft) handleAppend(m Message) {
+	if m.Index < r.log.committed {
+		// Everything up to our commit index is already settled; tell
+		// the leader how far we are.
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
+		return
+	}
+	if !r.log.matchTerm(m.Index, m.LogTerm) {
+		hintIndex, hintTerm := r.rejectHint(m.Index, m.LogTerm)
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: m.Index, Reject: true, RejectHint: hintIndex, LogTerm: hintTerm})
+		return
+	}
+	if len(m.Entries) > 0 {
+		r.log.appendAfter(m.Entries)
+	}
+	lastNew := m.Index + uint64(len(m.Entries))
+	// Commit only what is known to match the leader: up to lastNew.
+	r.log.commitTo(min(m.Commit, lastNew))
+	r.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew})
+}
+
+// rejectHint finds the largest index at or below min(index, lastIndex)
+// whose term is at most term (fast backtracking). The leader can then skip
+// every index above it whose term is above the returned term, instead of
+// probing one index per round trip.
+func (r *Raft) rejectHint(index, term uint64) (uint64, uint64) {
+	i := min(index, r.log.lastIndex())
+	for ; i > r.log.snapshotIndex; i-- {
+		if t, _ := r.log.term(i); t <= term {
+			break
+		}
+	}
+	t, _ := r.log.term(i)
+	return i, t
+}
+
+// handleHeartbeat advances the commit index (the leader sends at most our
+// match index, so it is safe) and echoes the read-index round.
+func (r *Raft) handleHeartbeat(m Message) {
+	if m.Commit > r.log.committed {
+		r.log.commitTo(min(m.Commit, r.log.lastIndex()))
+	}
+	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
+}
+
+// handleSnapshot installs a snapshot newer than our commit index. The
+// driver persists it (Ready.Snapshot) before the acknowledgement is sent.
+func (r *Raft) handleSnapshot(m Message) {
+	s := m.Snapshot
+	if s == nil || s.Index <= r.log.committed {
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
+		return
+	}
+	if r.log.matchTerm(s.Index, s.Term) {
+		// We already hold the entry the snapshot ends at: everything up to
+		// it is committed, and our log stays.
+		r.log.commitTo(s.Index)
+		r.send(Message{Type: MsgAppResp, To: m.From, Index: s.Index})
+		return
+	}
+	r.log.restore(*s)
+	r.pendingSnapshot = r.log.snapshot
+	r.send(Message{Type: MsgAppResp, To: m.From, Index: s.Index})
+}
