@@ -1,0 +1,80 @@
+// Package client is the Go client of kvnode and the wire types of its HTTP
+// API. The harness imports it without importing the server.
+//
+// Every call returns an Outcome that says honestly what is known: OK (took
+// effect, or a read that returned), Fail (definitely did not take effect) or
+// Info (indeterminate: it may or may not have taken effect).
+package client
+
+// Headers that identify a write for the idempotent receiver.
+const (
+	HeaderClientID = "X-Client-Id"
+	HeaderSeq      = "X-Seq"
+)
+
+// Status is the body of GET /status (and of POST /admin/clock).
+type Status struct {
+	ID                string   `json:"id"`
+	Role              string   `json:"role"`
+	Generation        uint64   `json:"generation"`
+	Leader            string   `json:"leader"`
+	CommitIndex       uint64   `json:"commit_index"`
+	AppliedIndex      uint64   `json:"applied_index"`
+	LowWaterMark      uint64   `json:"low_water_mark"`
+	LastLogIndex      uint64   `json:"last_log_index"`
+	Digest            string   `json:"digest"`
+	ReadMode          string   `json:"read_mode"`
+	Unsafe            []string `json:"unsafe"`
+	ClockOffsetMillis int64    `json:"clock_offset_ms"`
+	ClockRate         float64  `json:"clock_rate"`
+}
+
+// Clock actions of ClockCommand.
+const (
+	ClockBump   = "bump"
+	ClockStrobe = "strobe"
+	ClockRate   = "rate"
+	ClockReset  = "reset"
+)
+
+// ClockCommand is the body of POST /admin/clock (only with
+// --enable-fault-hooks). Bump uses OffsetMillis; strobe uses DeltaMillis,
+// PeriodMillis and DurationMillis; rate uses Rate; reset uses nothing.
+type ClockCommand struct {
+	Action         string  `json:"action"`
+	OffsetMillis   int64   `json:"offset_ms,omitempty"`
+	DeltaMillis    int64   `json:"delta_ms,omitempty"`
+	PeriodMillis   int64   `json:"period_ms,omitempty"`
+	DurationMillis int64   `json:"duration_ms,omitempty"`
+	Rate           float64 `json:"rate,omitempty"`
+}
+
+// PutRequest is the body of PUT /kv/{key}.
+type PutRequest struct {
+	Value string `json:"value"`
+}
+
+// CASRequest is the body of POST /kv/{key}/cas.
+type CASRequest struct {
+	Expect string `json:"expect"`
+	Value  string `json:"value"`
+}
+
+// AppendRequest is the body of POST /kv/{key}/append.
+type AppendRequest struct {
+	Element string `json:"element"`
+}
+
+// KVResponse is the body of every /kv response. A string value sets Value, a
+// list sets List; Error explains a non-2xx answer.
+type KVResponse struct {
+	Found bool     `json:"found"`
+	Value string   `json:"value,omitempty"`
+	List  []string `json:"list,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
+
+// ErrorResponse is the body of a non-2xx answer outside /kv.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}

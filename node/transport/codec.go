@@ -1,0 +1,209 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/faultline/faultline/node/raft"
+)
+
+// Frame layout on the wire: a 4-byte big-endian payload length, then the
+// payload made by AppendMessage. The codec is explicit (not gob) so the
+// format is stable, compact and cheap, and so a decoder fed garbage fails
+// with an error instead of allocating without bound.
+
+// MaxFrameBytes bounds one frame. The largest message is a snapshot; a
+// state machine bigger than this cannot be shipped to a lagging follower.
+const MaxFrameBytes = 256 << 20
+
+// codecVersion is the first payload byte.
+const codecVersion byte = 1
+
+// Codec errors.
+var (
+	// ErrBadFrame is wrapped by every decoding error.
+	ErrBadFrame = errors.New("bad peer frame")
+	// ErrFrameTooLarge is wrapped when a message exceeds MaxFrameBytes.
+	ErrFrameTooLarge = errors.New("frame too large")
+)
+
+const (
+	flagReject   byte = 1 << 0
+	flagSnapshot byte = 1 << 1
+)
+
+// AppendMessage appends m's payload encoding to b: version, type, flags
+// (reject, snapshot present), From, To, then Term, LogTerm, Index, Commit,
+// RejectHint, Context as uvarints, the entries (count, then term, index,
+// type, data each) and the snapshot (index, term, data) when present.
+// Strings and byte slices are uvarint length-prefixed.
+func AppendMessage(b []byte, m raft.Message) []byte {
+	var flags byte
+	if m.Reject {
+		flags |= flagReject
+	}
+	if m.Snapshot != nil {
+		flags |= flagSnapshot
+	}
+	b = append(b, codecVersion, byte(m.Type), flags)
+	b = appendBytes(b, m.From)
+	b = appendBytes(b, m.To)
+	for _, v := range [...]uint64{m.Term, m.LogTerm, m.Index, m.Commit, m.RejectHint, m.Context} {
+		b = binary.AppendUvarint(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.Entries)))
+	for _, e := range m.Entries {
+		b = binary.AppendUvarint(b, e.Term)
+		b = binary.AppendUvarint(b, e.Index)
+		b = append(b, byte(e.Type))
+		b = appendBytes(b, e.Data)
+	}
+	if m.Snapshot != nil {
+		b = binary.AppendUvarint(b, m.Snapshot.Index)
+		b = binary.AppendUvarint(b, m.Snapshot.Term)
+		b = appendBytes(b, m.Snapshot.Data)
+	}
+	return b
+}
+
+func appendBytes[T string | []byte](b []byte, s T) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// DecodeMessage parses a payload made by AppendMessage. Decoded byte slices
+// do not alias payload. Empty Entries and empty Data decode as nil.
+func DecodeMessage(payload []byte) (raft.Message, error) {
+	d := decoder{b: payload}
+	version := d.byte()
+	if d.err == nil && version != codecVersion {
+		return raft.Message{}, fmt.Errorf("%w: unknown version %d", ErrBadFrame, version)
+	}
+	m := raft.Message{Type: raft.MessageType(d.byte())}
+	flags := d.byte()
+	if flags&^(flagReject|flagSnapshot) != 0 {
+		d.fail("unknown flags %#x", flags)
+	}
+	m.Reject = flags&flagReject != 0
+	m.From = string(d.bytes())
+	m.To = string(d.bytes())
+	for _, dst := range [...]*uint64{&m.Term, &m.LogTerm, &m.Index, &m.Commit, &m.RejectHint, &m.Context} {
+		*dst = d.uvarint()
+	}
+	// Each entry takes at least 4 bytes, which bounds the allocation.
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(d.b)/4) {
+			d.fail("entry count %d exceeds the frame", n)
+		} else {
+			m.Entries = make([]raft.Entry, 0, n)
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				e := raft.Entry{Term: d.uvarint(), Index: d.uvarint()}
+				e.Type = raft.EntryType(d.byte())
+				e.Data = d.bytes()
+				m.Entries = append(m.Entries, e)
+			}
+		}
+	}
+	if flags&flagSnapshot != 0 {
+		s := &raft.Snapshot{Index: d.uvarint(), Term: d.uvarint()}
+		s.Data = d.bytes()
+		m.Snapshot = s
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return raft.Message{}, d.err
+	}
+	return m, nil
+}
+
+// WriteFrame writes m as one length-prefixed frame, using scratch as the
+// encoding buffer; it returns the buffer for reuse.
+func WriteFrame(w io.Writer, m raft.Message, scratch []byte) ([]byte, error) {
+	buf := append(scratch[:0], 0, 0, 0, 0)
+	buf = AppendMessage(buf, m)
+	n := len(buf) - 4
+	if n > MaxFrameBytes {
+		return buf, fmt.Errorf("%w: %v to %s is %d bytes, limit %d", ErrFrameTooLarge, m.Type, m.To, n, MaxFrameBytes)
+	}
+	binary.BigEndian.PutUint32(buf, uint32(n))
+	_, err := w.Write(buf)
+	return buf, err
+}
+
+// ReadFrame reads one frame and decodes it. buf is reused for the payload
+// when large enough; the returned buffer should be passed to the next call.
+func ReadFrame(r io.Reader, buf []byte) (raft.Message, []byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return raft.Message{}, buf, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxFrameBytes {
+		return raft.Message{}, buf, fmt.Errorf("%w: %w: %d bytes, limit %d", ErrBadFrame, ErrFrameTooLarge, n, MaxFrameBytes)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return raft.Message{}, buf, fmt.Errorf("read %d-byte frame: %w", n, err)
+	}
+	m, err := DecodeMessage(buf)
+	return m, buf, err
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrBadFrame}, args...)...)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("truncated integer")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("truncated field of %d bytes", n)
+		return nil
+	}
+	v := make([]byte, n)
+	copy(v, d.b)
+	d.b = d.b[n:]
+	return v
+}
