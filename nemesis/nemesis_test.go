@@ -1,0 +1,364 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/history"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// nemesisOps returns the nemesis ops of h with the given f and type.
+func nemesisOps(h history.History, f string, typ history.Type) []history.Op {
+	var out []history.Op
+	for _, op := range h {
+		if op.IsNemesis() && op.F == f && op.Type == typ {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// requireHealedHistory asserts that h is well-formed and that every fault
+// started was stopped.
+func requireHealedHistory(t *testing.T, h history.History) {
+	t.Helper()
+	require.NoError(t, h.Validate())
+	starts := nemesisOps(h, history.FStart, history.Invoke)
+	stops := nemesisOps(h, history.FStop, history.Invoke)
+	assert.Len(t, stops, len(starts), "every start needs a stop")
+	for _, w := range h.FaultWindows() {
+		assert.NotNil(t, w.StopOp, "fault %s started at op %d was never stopped", w.Kind, w.StartOp.Index)
+	}
+	for _, op := range h {
+		require.True(t, op.IsNemesis())
+		require.NotNil(t, op.Fault, "op %d", op.Index)
+		assert.NotEmpty(t, op.Fault.Kind)
+	}
+}
+
+// runUntil runs n until at least starts faults have started, cancels it and
+// waits for Run to return.
+func runUntil(t *testing.T, n *Nemesis, rec *history.Recorder, starts int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		return len(nemesisOps(rec.History(), history.FStart, history.Invoke)) >= starts
+	}, 20*time.Second, time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func TestRunThenHealAllLeavesACleanCluster(t *testing.T) {
+	cases := append([][]string{AllKinds, Kinds}, [][]string{{KindPartition}, {KindKill}, {KindPause}, {KindClock}, {KindLoss}, {KindDelay}}...)
+	for _, faults := range cases {
+		t.Run(fmt.Sprint(faults), func(t *testing.T) {
+			c := newMemCluster(5)
+			c.netem = true
+			rec := history.NewMemoryRecorder()
+			n, err := New(c, rec, Options{Faults: faults, Interval: 2 * time.Millisecond, Seed: 3})
+			require.NoError(t, err)
+			runUntil(t, n, rec, 12)
+
+			require.NoError(t, n.HealAll(context.Background()))
+			assert.Empty(t, c.dirt())
+			assert.Empty(t, n.Active())
+			h := rec.History()
+			requireHealedHistory(t, h)
+			for _, op := range h {
+				if op.Type != history.Invoke {
+					assert.Equal(t, history.OK, op.Type, "op %s", op)
+				}
+			}
+
+			// HealAll again: nothing to stop, nothing recorded, still clean.
+			require.NoError(t, n.HealAll(context.Background()))
+			assert.Len(t, rec.History(), len(h))
+			assert.Empty(t, c.dirt())
+		})
+	}
+}
+
+func TestHealAllDuringRun(t *testing.T) {
+	for seed := range int64(10) {
+		t.Run(strconv.FormatInt(seed, 10), func(t *testing.T) {
+			c := newMemCluster(5)
+			c.callDelay = 200 * time.Microsecond
+			rec := history.NewMemoryRecorder()
+			n, err := New(c, rec, Options{Faults: AllKinds, Interval: time.Millisecond, Seed: seed})
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- n.Run(ctx) }()
+			require.Eventually(t, func() bool { return n.Active() != "" }, 10*time.Second, 10*time.Microsecond)
+
+			// A HealAll in the middle of the schedule heals what is active;
+			// Run carries on with the next fault.
+			require.NoError(t, n.HealAll(context.Background()))
+			require.Eventually(t, func() bool { return n.Active() != "" }, 10*time.Second, 10*time.Microsecond)
+
+			// Cancel and heal at once, as the harness does on Ctrl-C: Run
+			// may still be applying a fault when HealAll starts.
+			cancel()
+			var wg sync.WaitGroup
+			var healErr error
+			wg.Go(func() { healErr = n.HealAll(context.Background()) })
+			wg.Wait()
+			require.NoError(t, <-done)
+			require.NoError(t, healErr)
+
+			assert.Empty(t, c.dirt())
+			assert.Empty(t, n.Active())
+			requireHealedHistory(t, rec.History())
+		})
+	}
+}
+
+func TestRunFollowsTheSchedule(t *testing.T) {
+	c := newMemCluster(5)
+	rec := history.NewMemoryRecorder()
+	n, err := New(c, rec, Options{Faults: AllKinds, Interval: time.Millisecond, Seed: 99})
+	require.NoError(t, err)
+	runUntil(t, n, rec, 20)
+	require.NoError(t, n.HealAll(context.Background()))
+
+	starts := nemesisOps(rec.History(), history.FStart, history.Invoke)
+	plan := n.Schedule(len(starts))
+	for i, op := range starts {
+		want := plan[i].Fault
+		assert.Equal(t, want.Kind, op.Fault.Kind, "fault %d", i)
+		assert.Equal(t, want.Shape, op.Fault.Shape, "fault %d", i)
+		assert.Equal(t, want.Action, op.Fault.Action, "fault %d", i)
+		if want.Shape != ShapeLeader {
+			assert.Equal(t, want.Targets, op.Fault.Targets, "fault %d", i)
+			assert.Equal(t, want.Grudge, op.Fault.Grudge, "fault %d", i)
+		}
+	}
+}
+
+// newStepNemesis builds a nemesis whose faults the test starts and stops by
+// hand, one step at a time.
+func newStepNemesis(t *testing.T, c *memCluster, faults ...string) (*Nemesis, *history.Recorder) {
+	t.Helper()
+	rec := history.NewMemoryRecorder()
+	n, err := New(c, rec, Options{Faults: faults, Interval: time.Second, Seed: 1})
+	require.NoError(t, err)
+	return n, rec
+}
+
+// lastCompletion returns the last nemesis completion with function f.
+func lastCompletion(t *testing.T, rec *history.Recorder, f string) history.Op {
+	t.Helper()
+	h := rec.History()
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].F == f && h[i].Type != history.Invoke {
+			return h[i]
+		}
+	}
+	t.Fatalf("no %s completion in %v", f, h)
+	return history.Op{}
+}
+
+func TestPartitionRecordsTheGrudgeItSets(t *testing.T) {
+	c := newMemCluster(5)
+	n, rec := newStepNemesis(t, c, KindPartition)
+	ctx := context.Background()
+	steps := n.Schedule(30)
+	for _, step := range steps {
+		seq, ok := n.start(ctx, step)
+		require.True(t, ok)
+		op := lastCompletion(t, rec, history.FStart)
+		require.Equal(t, history.OK, op.Type)
+		assert.Equal(t, c.grudges[len(c.grudges)-1], op.Fault.Grudge, "recorded grudge differs from the one set")
+		assert.Contains(t, op.Fault.Params, "apply_ms")
+		n.stop(ctx, seq)
+		stop := lastCompletion(t, rec, history.FStop)
+		assert.Equal(t, op.Fault.Grudge, stop.Fault.Grudge)
+		assert.Contains(t, stop.Fault.Params, "heal_ms")
+		assert.NotContains(t, stop.Fault.Params, "apply_ms")
+		assert.Empty(t, c.dirt())
+	}
+	requireHealedHistory(t, rec.History())
+}
+
+func TestLeaderShapesResolveAtStart(t *testing.T) {
+	for _, kind := range []string{KindPartition, KindKill, KindPause} {
+		t.Run(kind, func(t *testing.T) {
+			c := newMemCluster(5)
+			c.leader = "n4"
+			n, rec := newStepNemesis(t, c, kind)
+			ctx := context.Background()
+			step := Step{Fault: history.Fault{Kind: kind, Shape: ShapeLeader}, Fallback: "n2"}
+
+			seq, _ := n.start(ctx, step)
+			op := lastCompletion(t, rec, history.FStart)
+			require.Equal(t, history.OK, op.Type, op.Error)
+			assert.Equal(t, []string{"n4"}, op.Fault.Targets)
+			switch kind {
+			case KindPartition:
+				assert.Equal(t, Isolate(c.nodes, "n4"), c.grudge)
+				assert.Equal(t, c.grudge, op.Fault.Grudge)
+			case KindKill:
+				assert.Equal(t, []string{"killed n4"}, c.dirt())
+			case KindPause:
+				assert.Equal(t, []string{"paused n4"}, c.dirt())
+			}
+			n.stop(ctx, seq)
+			assert.Empty(t, c.dirt())
+
+			// No leader (n4 is killed by hand, as during an election): the
+			// planned fallback is hit and the op says so.
+			c.leader = ""
+			n.start(ctx, step)
+			op = lastCompletion(t, rec, history.FStart)
+			assert.Equal(t, []string{"n2"}, op.Fault.Targets)
+			assert.Equal(t, "true", op.Fault.Params["leader_unknown"])
+			require.NoError(t, n.HealAll(ctx))
+			assert.Empty(t, c.dirt())
+			requireHealedHistory(t, rec.History())
+		})
+	}
+}
+
+func TestKillMeasuresRecovery(t *testing.T) {
+	c := newMemCluster(5)
+	n, rec := newStepNemesis(t, c, KindKill)
+	ctx := context.Background()
+	seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindKill, Shape: TargetAll, Targets: c.nodes}})
+	assert.Len(t, c.dirt(), 5)
+	start := lastCompletion(t, rec, history.FStart)
+	for _, node := range c.nodes {
+		assert.Contains(t, start.Fault.Params, "apply_ms."+node)
+	}
+	n.stop(ctx, seq)
+	assert.Empty(t, c.dirt())
+	stop := lastCompletion(t, rec, history.FStop)
+	require.Equal(t, history.OK, stop.Type)
+	assert.Contains(t, stop.Fault.Params, "recovery_ms")
+	for _, node := range c.nodes {
+		ms, err := strconv.ParseFloat(stop.Fault.Params["recovery_ms."+node], 64)
+		require.NoError(t, err, "recovery_ms.%s", node)
+		assert.GreaterOrEqual(t, ms, 0.0)
+	}
+}
+
+func TestClockRecordsOffsetsAndResets(t *testing.T) {
+	c := newMemCluster(3)
+	n, rec := newStepNemesis(t, c, KindClock)
+	ctx := context.Background()
+	fault := history.Fault{Kind: KindClock, Action: ClockBump, Targets: []string{"n1", "n3"},
+		Params: map[string]string{"delta_ms.n1": "-250", "delta_ms.n3": "90000"}}
+	seq, _ := n.start(ctx, Step{Fault: fault})
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	assert.Equal(t, map[string]int64{"n1": -250, "n3": 90000}, op.Fault.ClockOffsetsMillis)
+	assert.Equal(t, "clock bump n1,n3", n.Active())
+
+	n.stop(ctx, seq)
+	stop := lastCompletion(t, rec, history.FStop)
+	assert.Equal(t, ClockReset, stop.Fault.Action)
+	assert.Equal(t, map[string]int64{"n1": 0, "n3": 0}, stop.Fault.ClockOffsetsMillis)
+	assert.Empty(t, c.dirt())
+	assert.Empty(t, n.Active())
+
+	// Rate skew is recorded and reset by HealAll on every node.
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindClock, Action: ClockRate, ClockRate: 2, Targets: []string{"n2"}}})
+	assert.Equal(t, []string{"clock n2 rate 2"}, c.dirt())
+	require.NoError(t, n.HealAll(ctx))
+	assert.Empty(t, c.dirt())
+	calls := c.callLog()
+	for _, node := range c.nodes {
+		assert.Contains(t, calls, "Clock "+node, "HealAll must reset every node's clock")
+	}
+	requireHealedHistory(t, rec.History())
+}
+
+func TestLossAppliesPercentBetweenChosenNodes(t *testing.T) {
+	c := newMemCluster(5)
+	n, rec := newStepNemesis(t, c, KindLoss)
+	ctx := context.Background()
+	grudge := Complete([][]string{{"n1"}, {"n2"}})
+	seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindLoss, Shape: LinkPair, Targets: []string{"n1", "n2"}, Grudge: grudge, LossPercent: 60}})
+	assert.Equal(t, map[string]map[string]float64{"n1": {"n2": 60}, "n2": {"n1": 60}}, c.loss)
+	assert.Equal(t, "loss pair 60% n1,n2", n.Active())
+	n.stop(ctx, seq)
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestFailedApplyIsInfoAndStillHealed(t *testing.T) {
+	c := newMemCluster(5)
+	n, rec := newStepNemesis(t, c, KindPartition, KindPause)
+	ctx := context.Background()
+
+	c.failOnce("SetGrudge")
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindPartition, Shape: ShapeHalves, Grudge: Halves(c.nodes)}})
+	op := lastCompletion(t, rec, history.FStart)
+	assert.Equal(t, history.Info, op.Type)
+	assert.Contains(t, op.Error, "set grudge")
+
+	require.NoError(t, n.HealAll(ctx))
+	assert.Contains(t, c.callLog(), "HealNetwork ")
+
+	// A pause that failed is resumed anyway; its resume error is not a
+	// HealAll error, since the node was most likely never paused.
+	c.failOnce("Pause")
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindPause, Shape: TargetOne, Targets: []string{"n3"}}})
+	assert.Equal(t, history.Info, lastCompletion(t, rec, history.FStart).Type)
+	require.NoError(t, n.HealAll(ctx))
+
+	// A failed heal is reported; HealAll's sweep retries it at once, and
+	// the next HealAll retries what is still left.
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindPause, Shape: TargetOne, Targets: []string{"n3"}}})
+	c.failOnce("Resume")
+	require.ErrorIs(t, n.HealAll(ctx), errInjected)
+	assert.Equal(t, history.Info, lastCompletion(t, rec, history.FStop).Type)
+	assert.Empty(t, c.dirt(), "the sweep retries the resume")
+
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindPause, Shape: TargetOne, Targets: []string{"n3"}}})
+	c.failTimes("Resume", 2)
+	require.ErrorIs(t, n.HealAll(ctx), errInjected)
+	assert.Equal(t, []string{"paused n3"}, c.dirt())
+	require.NoError(t, n.HealAll(ctx))
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestNewDelayNeedsNetem(t *testing.T) {
+	c := newMemCluster(3)
+	_, err := New(c, history.NewMemoryRecorder(), Options{Faults: []string{KindDelay}, Interval: time.Second})
+	require.ErrorIs(t, err, ErrNoNetem)
+	assert.Equal(t, "the kernel lacks netem: --nemesis delay cannot run here", err.Error())
+
+	c.netem = true
+	_, err = New(c, history.NewMemoryRecorder(), Options{Faults: []string{KindDelay}, Interval: time.Second})
+	require.NoError(t, err)
+
+	// A backend with netem but no way to delay cannot pretend to.
+	_, err = New(struct{ Cluster }{c}, history.NewMemoryRecorder(), Options{Faults: []string{KindDelay}, Interval: time.Second})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot delay packets")
+}
+
+func TestNoFaults(t *testing.T) {
+	c := newMemCluster(3)
+	rec := history.NewMemoryRecorder()
+	n, err := New(c, rec, Options{Faults: []string{}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, n.Run(ctx))
+	require.NoError(t, n.HealAll(context.Background()))
+	assert.Empty(t, c.callLog())
+	assert.Empty(t, rec.History())
+	assert.Empty(t, n.Schedule(10))
+}
