@@ -55,7 +55,7 @@ func DefaultSpec() Spec {
 	}
 }
 
-var testNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+var testNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$`)
 
 // Validate returns a UsageError describing the first bad option.
 func (s *Spec) Validate() error {
@@ -88,7 +88,7 @@ func (s *Spec) Validate() error {
 		s.Name = DefaultName(s.Workload, s.Nemesis)
 	}
 	if !testNameRE.MatchString(s.Name) {
-		return Usagef("--name %q: use letters, digits, '.', '_' and '-' only", s.Name)
+		return Usagef("--name %q: use letters, digits, '.', '_', '+' and '-' only", s.Name)
 	}
 	return nil
 }
