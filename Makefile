@@ -49,3 +49,38 @@ cleanup: build
 
 clean:
 	rm -rf $(BIN)
+
+# Nightly exploration: random configurations (workload, faults, cluster size,
+# node timeouts, snapshot/segment thresholds, time limit) drawn from SEED (the
+# master seed; random when empty) until BUDGET is spent. Writes a JUnit file
+# and keeps the newest KEEP_LAST runs (invalid runs are always kept).
+BUDGET     ?= 20m
+KEEP_LAST  ?= 50
+JUNIT      ?= $(STORE)/junit.xml
+
+.PHONY: explore
+
+explore: build
+	$(BIN)/faultline suite --explore --budget $(BUDGET) --junit $(JUNIT) --keep-last $(KEEP_LAST) \
+		--concurrency $(CONCURRENCY) --store $(STORE) $(SEED_FLAG)
+
+# The bug zoo: every kvnode unsafe switch under the faults that should expose
+# it, then the correct kvnode under the same faults (false alarms). Exits 0
+# only if every bug is caught in every run and the correct node always passes.
+# Overrides: BUGS_RUNS=3 BUGS_TIME=60s BUGS=stale-read,skip-fsync STORE=store
+BUGS_RUNS  ?= 3
+BUGS_TIME  ?= 60s
+BUGS       ?=
+BUGS_FLAG  := $(if $(BUGS),--bugs $(BUGS),)
+
+bugs: build
+	$(BIN)/faultline bugs --runs $(BUGS_RUNS) --time-limit $(BUGS_TIME) --store $(STORE) $(BUGS_FLAG) $(SEED_FLAG)
+
+# A quick subset for CI: bugs the harness catches within seconds, one run
+# each, so a change that blinds the harness fails the build.
+BUGS_QUICK      ?= stale-read,ack-before-quorum,skip-fsync
+BUGS_QUICK_TIME ?= 20s
+
+.PHONY: bugs-quick
+bugs-quick: build
+	$(BIN)/faultline bugs --bugs $(BUGS_QUICK) --runs 1 --time-limit $(BUGS_QUICK_TIME) --store $(STORE) $(SEED_FLAG)

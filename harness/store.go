@@ -18,7 +18,7 @@ const (
 	// ReplicasFile holds each node's applied index and state digest after
 	// healing, so an offline check can re-run the convergence checker.
 	ReplicasFile = "replicas.json"
-	NodesDir    = "nodes"
+	NodesDir     = "nodes"
 )
 
 // TestRecord is test.json: everything needed to understand and reproduce a run.

@@ -98,7 +98,7 @@ func newRootCommand() *cobra.Command {
 		return &harness.UsageError{Err: err}
 	})
 	root.AddCommand(newTestCommand(), newSuiteCommand(), newCheckCommand(), newReportCommand(),
-		newServeCommand(), newCleanupCommand(), newImageCommand())
+		newServeCommand(), newCleanupCommand(), newImageCommand(), newBugsCommand())
 	return root
 }
 

@@ -1,0 +1,324 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Ranges of the configurations --explore draws. Node timeouts are multiples of
+// the node's default tick (10ms) so the replication core sees exactly the
+// drawn number of ticks.
+const (
+	// ExploreTick is kvnode's default --tick; drawn timeouts are multiples of it.
+	ExploreTick = 10 * time.Millisecond
+	// MinExploreHeartbeat and MaxExploreHeartbeat bound --heartbeat-interval.
+	MinExploreHeartbeat = 50 * time.Millisecond
+	MaxExploreHeartbeat = 200 * time.Millisecond
+	// MinExploreElection and MaxExploreElection bound --election-timeout.
+	// The core randomizes the timeout in [t, 2t), so 3s means a failover may
+	// take up to 6s: slow, but still short next to a 20s run.
+	MinExploreElection = 500 * time.Millisecond
+	MaxExploreElection = 3 * time.Second
+	// ExploreElectionPerHeartbeat is the smallest election timeout in
+	// heartbeats. kvnode only demands 2; 5 leaves room for a lost heartbeat or
+	// two and for scheduling jitter on a loaded machine, so elections in an
+	// explored run come from faults and not from a too-tight configuration.
+	ExploreElectionPerHeartbeat = 5
+	// MinExploreNemesisInterval and MaxExploreNemesisInterval bound the mean
+	// time between fault starts.
+	MinExploreNemesisInterval = 2 * time.Second
+	MaxExploreNemesisInterval = 10 * time.Second
+	// DefaultExploreMinTimeLimit and DefaultExploreMaxTimeLimit bound the
+	// drawn main-phase length.
+	DefaultExploreMinTimeLimit = 20 * time.Second
+	DefaultExploreMaxTimeLimit = 90 * time.Second
+)
+
+// ExploreClusterSizes are the cluster sizes --explore draws from: odd, so a
+// majority is well defined, and up to 7 so a 2-core machine can host them.
+var ExploreClusterSizes = []int{3, 5, 7}
+
+// ExploreSnapshotEntries are the --snapshot-entries values drawn. kvnode's
+// default (10000) is rarely reached in a 20-90s run under faults; these make
+// a snapshot, the low-water mark moving, and segment deletion happen several
+// times per run, so a killed or partitioned follower usually comes back
+// behind the low-water mark and must be sent a snapshot.
+var ExploreSnapshotEntries = []uint64{100, 250, 500, 1000, 2500}
+
+// ExploreSegmentBytes are the --segment-bytes values drawn (16 KiB to 1 MiB
+// against kvnode's 64 MiB default), so segments roll over and whole segments
+// fall below the low-water mark during a run.
+var ExploreSegmentBytes = []int64{16 << 10, 64 << 10, 256 << 10, 1 << 20}
+
+// ExploreSpace is what --explore draws from. The zero value of a field means
+// its default (see DefaultExploreSpace).
+type ExploreSpace struct {
+	// Workloads to choose from; default workloads.Names().
+	Workloads []string `json:"workloads"`
+	// Faults is the pool a nemesis combination is a non-empty subset of;
+	// default nemesis.AllKinds (partition, kill, pause, clock, loss). An empty
+	// pool after defaults (NoFaults) means every run has no nemesis.
+	Faults   []string `json:"faults"`
+	NoFaults bool     `json:"no_faults,omitempty"`
+	// MinTimeLimit and MaxTimeLimit bound the drawn main-phase length.
+	MinTimeLimit time.Duration `json:"min_time_limit"`
+	MaxTimeLimit time.Duration `json:"max_time_limit"`
+}
+
+// DefaultExploreSpace draws every workload, every fault of "all", and time
+// limits of 20-90s.
+func DefaultExploreSpace() ExploreSpace {
+	return ExploreSpace{
+		Workloads:    workloads.Names(),
+		Faults:       slices.Clone(nemesis.AllKinds),
+		MinTimeLimit: DefaultExploreMinTimeLimit,
+		MaxTimeLimit: DefaultExploreMaxTimeLimit,
+	}
+}
+
+func (sp ExploreSpace) withDefaults() ExploreSpace {
+	d := DefaultExploreSpace()
+	if len(sp.Workloads) == 0 {
+		sp.Workloads = d.Workloads
+	}
+	if len(sp.Faults) == 0 && !sp.NoFaults {
+		sp.Faults = d.Faults
+	}
+	if sp.MinTimeLimit <= 0 {
+		sp.MinTimeLimit = d.MinTimeLimit
+	}
+	if sp.MaxTimeLimit <= 0 {
+		sp.MaxTimeLimit = d.MaxTimeLimit
+	}
+	return sp
+}
+
+// Validate reports a space --explore cannot draw from as a UsageError.
+func (sp ExploreSpace) Validate() error {
+	sp = sp.withDefaults()
+	for _, w := range sp.Workloads {
+		if _, err := workloads.ByName(w); err != nil {
+			return Usagef("--workloads: %q: %v (choose from %s)", w, err, strings.Join(workloads.Names(), ", "))
+		}
+	}
+	for _, f := range sp.Faults {
+		if !slices.Contains(nemesis.Kinds, f) {
+			return Usagef("--nemeses: unknown fault %q (choose from %s)", f, strings.Join(nemesis.Kinds, ", "))
+		}
+	}
+	if len(sp.Faults) > 16 {
+		return Usagef("--nemeses: at most 16 faults in the explore pool")
+	}
+	if sp.MinTimeLimit < time.Second || sp.MaxTimeLimit < sp.MinTimeLimit {
+		return Usagef("explore time limits %v-%v: need 1s <= min <= max", sp.MinTimeLimit, sp.MaxTimeLimit)
+	}
+	return nil
+}
+
+// ExploreConfig is one drawn configuration. Spec turns it into a run; the
+// run's own Seed then fixes the ops and the fault schedule.
+type ExploreConfig struct {
+	// Index is the position in the exploration (0 for the first run).
+	Index             int           `json:"index"`
+	Workload          string        `json:"workload"`
+	Nemesis           []string      `json:"nemesis"`
+	Nodes             int           `json:"nodes"`
+	ElectionTimeout   time.Duration `json:"election_timeout"`
+	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
+	SnapshotEntries   uint64        `json:"snapshot_entries"`
+	SegmentBytes      int64         `json:"segment_bytes"`
+	NemesisInterval   time.Duration `json:"nemesis_interval"`
+	TimeLimit         time.Duration `json:"time_limit"`
+	Seed              int64         `json:"seed"`
+}
+
+// DrawConfig draws configuration number index from master. It always
+// consumes the same number of draws from master, whatever timeLimitCap is, so
+// the sequence of configurations depends only on the master seed: the cap
+// (what is left of the budget, 0 for none) only shortens a time limit. The
+// caller must not draw when timeLimitCap is below space.MinTimeLimit.
+func DrawConfig(master *rand.Rand, space ExploreSpace, index int, timeLimitCap time.Duration) ExploreConfig {
+	sp := space.withDefaults()
+	c := ExploreConfig{Index: index}
+
+	c.Workload = sp.Workloads[master.Intn(len(sp.Workloads))]
+
+	// A non-empty subset of the pool, uniformly: a bit mask in [1, 2^n).
+	mask := master.Int63()
+	if n := len(sp.Faults); n > 0 {
+		mask = mask%(int64(1)<<n-1) + 1
+		for i, f := range sp.Faults {
+			if mask&(int64(1)<<i) != 0 {
+				c.Nemesis = append(c.Nemesis, f)
+			}
+		}
+		c.Nemesis = canonicalFaults(c.Nemesis)
+	}
+
+	c.Nodes = ExploreClusterSizes[master.Intn(len(ExploreClusterSizes))]
+
+	hbTicks := drawTicks(master, MinExploreHeartbeat, MaxExploreHeartbeat)
+	c.HeartbeatInterval = time.Duration(hbTicks) * ExploreTick
+	minElection := max(MinExploreElection, ExploreElectionPerHeartbeat*c.HeartbeatInterval)
+	c.ElectionTimeout = time.Duration(drawTicks(master, minElection, MaxExploreElection)) * ExploreTick
+
+	c.SnapshotEntries = ExploreSnapshotEntries[master.Intn(len(ExploreSnapshotEntries))]
+	c.SegmentBytes = ExploreSegmentBytes[master.Intn(len(ExploreSegmentBytes))]
+
+	steps := int64((MaxExploreNemesisInterval - MinExploreNemesisInterval) / (500 * time.Millisecond))
+	c.NemesisInterval = MinExploreNemesisInterval + time.Duration(master.Int63n(steps+1))*500*time.Millisecond
+
+	secs := int64((sp.MaxTimeLimit - sp.MinTimeLimit) / time.Second)
+	c.TimeLimit = sp.MinTimeLimit + time.Duration(master.Int63n(secs+1))*time.Second
+	if timeLimitCap > 0 && c.TimeLimit > timeLimitCap {
+		c.TimeLimit = timeLimitCap.Truncate(time.Second)
+	}
+
+	c.Seed = master.Int63()
+	return c
+}
+
+// drawTicks draws a whole number of ticks in [lo, hi].
+func drawTicks(r *rand.Rand, lo, hi time.Duration) int64 {
+	loTicks := int64((lo + ExploreTick - 1) / ExploreTick)
+	hiTicks := int64(hi / ExploreTick)
+	if hiTicks < loTicks {
+		hiTicks = loTicks
+	}
+	return loTicks + r.Int63n(hiTicks-loTicks+1)
+}
+
+// canonicalFaults orders faults as nemesis.Kinds does, as ParseFaults would.
+func canonicalFaults(faults []string) []string {
+	var out []string
+	for _, k := range nemesis.Kinds {
+		if slices.Contains(faults, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Validate checks that the configuration is one DrawConfig can produce and
+// that a node accepts: known workload and faults, 3, 5 or 7 nodes, timeouts
+// in whole ticks within their ranges with the election timeout at least
+// ExploreElectionPerHeartbeat heartbeats, thresholds from the drawn sets.
+func (c ExploreConfig) Validate() error {
+	var errs []error
+	if _, err := workloads.ByName(c.Workload); err != nil {
+		errs = append(errs, fmt.Errorf("workload %q: %w", c.Workload, err))
+	}
+	for i, f := range c.Nemesis {
+		if !slices.Contains(nemesis.Kinds, f) {
+			errs = append(errs, fmt.Errorf("unknown fault %q", f))
+		}
+		if slices.Contains(c.Nemesis[:i], f) {
+			errs = append(errs, fmt.Errorf("fault %q listed twice", f))
+		}
+	}
+	if !slices.Contains(ExploreClusterSizes, c.Nodes) {
+		errs = append(errs, fmt.Errorf("nodes %d: must be one of %v", c.Nodes, ExploreClusterSizes))
+	}
+	hb, el := c.HeartbeatInterval, c.ElectionTimeout
+	if hb < MinExploreHeartbeat || hb > MaxExploreHeartbeat || hb%ExploreTick != 0 {
+		errs = append(errs, fmt.Errorf("heartbeat interval %v: must be a multiple of %v in [%v, %v]", hb, ExploreTick, MinExploreHeartbeat, MaxExploreHeartbeat))
+	}
+	if el < MinExploreElection || el > MaxExploreElection || el%ExploreTick != 0 {
+		errs = append(errs, fmt.Errorf("election timeout %v: must be a multiple of %v in [%v, %v]", el, ExploreTick, MinExploreElection, MaxExploreElection))
+	}
+	if el < ExploreElectionPerHeartbeat*hb {
+		errs = append(errs, fmt.Errorf("election timeout %v: must be at least %d heartbeats (%v)", el, ExploreElectionPerHeartbeat, ExploreElectionPerHeartbeat*hb))
+	}
+	if !slices.Contains(ExploreSnapshotEntries, c.SnapshotEntries) {
+		errs = append(errs, fmt.Errorf("snapshot entries %d: must be one of %v", c.SnapshotEntries, ExploreSnapshotEntries))
+	}
+	if !slices.Contains(ExploreSegmentBytes, c.SegmentBytes) {
+		errs = append(errs, fmt.Errorf("segment bytes %d: must be one of %v", c.SegmentBytes, ExploreSegmentBytes))
+	}
+	if c.NemesisInterval < MinExploreNemesisInterval || c.NemesisInterval > MaxExploreNemesisInterval {
+		errs = append(errs, fmt.Errorf("nemesis interval %v: must be in [%v, %v]", c.NemesisInterval, MinExploreNemesisInterval, MaxExploreNemesisInterval))
+	}
+	if c.TimeLimit < time.Second || c.TimeLimit > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("time limit %v: must be in [1s, 24h]", c.TimeLimit))
+	}
+	if c.Seed < 0 {
+		errs = append(errs, fmt.Errorf("seed %d: must not be negative", c.Seed))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("explore config %d: %w", c.Index, err)
+	}
+	return nil
+}
+
+// Name is the run's test name, the one `faultline test` gives the same
+// workload and faults (DefaultName, e.g. register-partition+kill), so a
+// replayed run lands next to the explored one in store/<name>/.
+func (c ExploreConfig) Name() string { return DefaultName(c.Workload, c.Nemesis) }
+
+// NodeFlags are the kvnode flags of the drawn node configuration, one
+// --flag=value token each.
+func (c ExploreConfig) NodeFlags() []string {
+	return []string{
+		"--election-timeout=" + c.ElectionTimeout.String(),
+		"--heartbeat-interval=" + c.HeartbeatInterval.String(),
+		fmt.Sprintf("--snapshot-entries=%d", c.SnapshotEntries),
+		fmt.Sprintf("--segment-bytes=%d", c.SegmentBytes),
+	}
+}
+
+// Spec is the run of this configuration: base supplies what is not drawn
+// (concurrency, rate, ops per key, client and check timeouts, store). The
+// drawn node flags come after base.NodeFlags, so they win over a duplicate.
+func (c ExploreConfig) Spec(base Spec) Spec {
+	s := base
+	s.Name = c.Name()
+	s.Workload = c.Workload
+	s.Nemesis = slices.Clone(c.Nemesis)
+	s.Nodes = c.Nodes
+	s.NemesisInterval = c.NemesisInterval
+	s.TimeLimit = c.TimeLimit
+	s.Seed = c.Seed
+	s.NodeFlags = append(slices.Clone(base.NodeFlags), c.NodeFlags()...)
+	return s
+}
+
+// String is a one-line description for the explore log.
+func (c ExploreConfig) String() string {
+	nem := "none"
+	if len(c.Nemesis) > 0 {
+		nem = strings.Join(c.Nemesis, ",")
+	}
+	return fmt.Sprintf("workload=%s nemesis=%s (every ~%v) nodes=%d election=%v heartbeat=%v snapshot-entries=%d segment-bytes=%d time-limit=%v seed=%d",
+		c.Workload, nem, c.NemesisInterval, c.Nodes, c.ElectionTimeout, c.HeartbeatInterval, c.SnapshotEntries, c.SegmentBytes, c.TimeLimit, c.Seed)
+}
+
+// ReproduceCommand is Spec.Command plus the options Command leaves out when
+// they differ from the defaults (the test name, the store and the client,
+// recovery and check timeouts), so the printed line replays the run exactly.
+func ReproduceCommand(s Spec) string {
+	d := DefaultSpec()
+	parts := []string{s.Command()}
+	if s.Name != "" {
+		parts = append(parts, "--name", shellQuote(s.Name))
+	}
+	if s.Store != d.Store {
+		parts = append(parts, "--store", shellQuote(s.Store))
+	}
+	if s.RequestTimeout != d.RequestTimeout {
+		parts = append(parts, "--request-timeout", s.RequestTimeout.String())
+	}
+	if s.RecoveryTimeout != d.RecoveryTimeout {
+		parts = append(parts, "--recovery-timeout", s.RecoveryTimeout.String())
+	}
+	if s.CheckTimeout != d.CheckTimeout {
+		parts = append(parts, "--check-timeout", s.CheckTimeout.String())
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,170 @@
+package harness
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/workloads"
+)
+
+func drawSequence(seed int64, n int, timeLimitCap time.Duration) []ExploreConfig {
+	master := rand.New(rand.NewSource(seed))
+	var out []ExploreConfig
+	for i := range n {
+		out = append(out, DrawConfig(master, DefaultExploreSpace(), i, timeLimitCap))
+	}
+	return out
+}
+
+func TestDrawConfigSameSeedSameSequence(t *testing.T) {
+	a := drawSequence(42, 50, 0)
+	b := drawSequence(42, 50, 0)
+	c := drawSequence(43, 50, 0)
+	assert.Equal(t, a, b, "the same master seed must give the same configurations")
+	assert.NotEqual(t, a, c, "another master seed should give other configurations")
+
+	// A budget cap shortens time limits but must not shift the sequence.
+	capped := drawSequence(42, 50, 30*time.Second)
+	for i := range a {
+		want := a[i]
+		want.TimeLimit = min(want.TimeLimit, 30*time.Second)
+		assert.Equal(t, want, capped[i], "config %d", i)
+	}
+}
+
+func TestDrawnConfigsAreValid(t *testing.T) {
+	space := DefaultExploreSpace()
+	seen := map[string]map[string]bool{"workload": {}, "fault": {}, "nodes": {}, "combo": {}}
+	for seed := range int64(20) {
+		for i, c := range drawSequence(seed, 50, 0) {
+			require.NoError(t, c.Validate(), "seed %d config %d: %s", seed, i, c)
+			assert.Equal(t, i, c.Index)
+			assert.NotEmpty(t, c.Workload)
+			assert.Contains(t, []int{3, 5, 7}, c.Nodes)
+			assert.GreaterOrEqual(t, c.ElectionTimeout, 5*c.HeartbeatInterval, "election comfortably above heartbeat: %s", c)
+			assert.GreaterOrEqual(t, c.HeartbeatInterval, 50*time.Millisecond)
+			assert.LessOrEqual(t, c.HeartbeatInterval, 200*time.Millisecond)
+			assert.GreaterOrEqual(t, c.ElectionTimeout, 500*time.Millisecond)
+			assert.LessOrEqual(t, c.ElectionTimeout, 3*time.Second)
+			assert.GreaterOrEqual(t, c.TimeLimit, space.MinTimeLimit)
+			assert.LessOrEqual(t, c.TimeLimit, space.MaxTimeLimit)
+			assert.NotEmpty(t, c.Nemesis, "the default pool draws a non-empty fault combination")
+			assert.True(t, slices.IsSorted(kindOrder(c.Nemesis)), "faults in canonical order: %v", c.Nemesis)
+			assert.GreaterOrEqual(t, c.Seed, int64(0))
+
+			spec := c.Spec(DefaultSpec())
+			require.NoError(t, spec.Validate(), "the run spec of %s", c)
+			assert.Equal(t, c.Name(), spec.Name)
+			assert.Subset(t, spec.NodeFlags, c.NodeFlags())
+
+			seen["workload"][c.Workload] = true
+			seen["nodes"][fmt.Sprint(c.Nodes)] = true
+			seen["combo"][strings.Join(c.Nemesis, ",")] = true
+			for _, f := range c.Nemesis {
+				seen["fault"][f] = true
+			}
+		}
+	}
+	// 1000 draws cover every workload, every fault and most combinations.
+	assert.Len(t, seen["workload"], len(workloads.Names()))
+	assert.Len(t, seen["fault"], len(nemesis.AllKinds))
+	assert.Len(t, seen["nodes"], 3)
+	assert.Greater(t, len(seen["combo"]), 25, "of the 31 non-empty fault combinations")
+}
+
+func kindOrder(faults []string) []int {
+	var idx []int
+	for _, f := range faults {
+		idx = append(idx, slices.Index(nemesis.Kinds, f))
+	}
+	return idx
+}
+
+func TestExploreConfigValidateRejects(t *testing.T) {
+	good := drawSequence(1, 1, 0)[0]
+	require.NoError(t, good.Validate())
+	tests := []struct {
+		name    string
+		change  func(*ExploreConfig)
+		wantErr string
+	}{
+		{"election too close to heartbeat", func(c *ExploreConfig) {
+			c.HeartbeatInterval = 200 * time.Millisecond
+			c.ElectionTimeout = 800 * time.Millisecond
+		}, "at least 5 heartbeats"},
+		{"heartbeat off the tick", func(c *ExploreConfig) { c.HeartbeatInterval = 55 * time.Millisecond }, "heartbeat interval"},
+		{"election too long", func(c *ExploreConfig) { c.ElectionTimeout = 10 * time.Second }, "election timeout"},
+		{"even cluster", func(c *ExploreConfig) { c.Nodes = 4 }, "nodes 4"},
+		{"no workload", func(c *ExploreConfig) { c.Workload = "" }, "workload"},
+		{"unknown fault", func(c *ExploreConfig) { c.Nemesis = []string{"meteor"} }, "meteor"},
+		{"duplicate fault", func(c *ExploreConfig) { c.Nemesis = []string{"kill", "kill"} }, "twice"},
+		{"huge snapshot interval", func(c *ExploreConfig) { c.SnapshotEntries = 10000 }, "snapshot entries"},
+		{"zero segment", func(c *ExploreConfig) { c.SegmentBytes = 0 }, "segment bytes"},
+		{"no time", func(c *ExploreConfig) { c.TimeLimit = 0 }, "time limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.change(&c)
+			err := c.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestExploreConfigSpecAndCommand(t *testing.T) {
+	c := ExploreConfig{
+		Workload: "register", Nemesis: []string{"partition", "kill"}, Nodes: 5,
+		ElectionTimeout: 1200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+		SnapshotEntries: 250, SegmentBytes: 64 << 10, NemesisInterval: 3500 * time.Millisecond,
+		TimeLimit: 45 * time.Second, Seed: 12345,
+	}
+	require.NoError(t, c.Validate())
+	base := DefaultSpec()
+	base.NodeFlags = []string{"--log-level=debug"}
+	base.Store = "/tmp/nightly store"
+	s := c.Spec(base)
+	require.NoError(t, s.Validate())
+	assert.Equal(t, "register-partition+kill", s.Name)
+	assert.Equal(t, []string{"--log-level=debug", "--election-timeout=1.2s", "--heartbeat-interval=100ms",
+		"--snapshot-entries=250", "--segment-bytes=65536"}, s.NodeFlags, "drawn flags come last, so they win")
+	assert.Equal(t, []string{"--log-level=debug"}, base.NodeFlags, "the base spec is not modified")
+
+	cmd := ReproduceCommand(s)
+	for _, want := range []string{
+		"faultline test", "--workload register", "--nemesis partition,kill", "--nodes 5", "--seed 12345",
+		"--time-limit 45s", "--nemesis-interval 3.5s", "--name register-partition+kill", "--store '/tmp/nightly store'",
+		"--node-flags '--log-level=debug --election-timeout=1.2s --heartbeat-interval=100ms --snapshot-entries=250 --segment-bytes=65536'",
+	} {
+		assert.Contains(t, cmd, want)
+	}
+	assert.NotContains(t, cmd, "--request-timeout", "defaults are left out")
+}
+
+func TestExploreSpaceNarrowed(t *testing.T) {
+	space := ExploreSpace{Workloads: []string{"set"}, Faults: []string{"kill"}}
+	require.NoError(t, space.Validate())
+	master := rand.New(rand.NewSource(5))
+	for i := range 20 {
+		c := DrawConfig(master, space, i, 0)
+		assert.Equal(t, "set", c.Workload)
+		assert.Equal(t, []string{"kill"}, c.Nemesis)
+	}
+	none := ExploreSpace{NoFaults: true}
+	c := DrawConfig(rand.New(rand.NewSource(5)), none, 0, 0)
+	assert.Empty(t, c.Nemesis)
+	assert.Equal(t, c.Workload+"-none", c.Name())
+
+	assert.Error(t, ExploreSpace{Workloads: []string{"bank"}}.Validate())
+	assert.Error(t, ExploreSpace{Faults: []string{"meteor"}}.Validate())
+	assert.Error(t, ExploreSpace{MinTimeLimit: time.Minute, MaxTimeLimit: time.Second}.Validate())
+}
