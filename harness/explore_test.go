@@ -143,7 +143,7 @@ func TestExploreConfigSpecAndCommand(t *testing.T) {
 	for _, want := range []string{
 		"faultline test", "--workload register", "--nemesis partition,kill", "--nodes 5", "--seed 12345",
 		"--time-limit 45s", "--nemesis-interval 3.5s", "--name register-partition+kill", "--store '/tmp/nightly store'",
-		"--node-flags '--log-level=debug --election-timeout=1.2s --heartbeat-interval=100ms --snapshot-entries=250 --segment-bytes=65536'",
+		"--node-flags='--log-level=debug --election-timeout=1.2s --heartbeat-interval=100ms --snapshot-entries=250 --segment-bytes=65536'",
 	} {
 		assert.Contains(t, cmd, want)
 	}

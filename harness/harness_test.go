@@ -79,7 +79,7 @@ func TestCommandReproducesSpec(t *testing.T) {
 	cmd := s.Command()
 	assert.Contains(t, cmd, "--seed 99")
 	assert.Contains(t, cmd, "--nemesis partition,kill")
-	assert.Contains(t, cmd, "--node-flags --read-mode=local")
+	assert.Contains(t, cmd, "--node-flags=--read-mode=local")
 }
 
 func TestExitCodes(t *testing.T) {

@@ -120,7 +120,7 @@ func (s Spec) Command() string {
 		"--seed", fmt.Sprint(s.Seed),
 	}
 	if len(s.NodeFlags) > 0 {
-		args = append(args, "--node-flags", shellQuote(strings.Join(s.NodeFlags, " ")))
+		args = append(args, "--node-flags="+shellQuote(strings.Join(s.NodeFlags, " ")))
 	}
 	return strings.Join(args, " ")
 }
