@@ -1,0 +1,266 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/pkg/jsonmessage"
+)
+
+// ImageRepository is the repository of every node image; the tag is a content hash.
+const ImageRepository = "faultline-node"
+
+// Binaries in the node image, at the root of its file system.
+const (
+	NodeBinary  = "kvnode"
+	AgentBinary = "faultline-agent"
+)
+
+// nodeDockerfile describes the node image: two static binaries, an empty
+// /data (the node's data dir, in the container's writable layer) and /tmp.
+// There is no shell, libc or package manager, so the image never needs a
+// registry. One COPY of the whole context makes one layer: every instruction
+// costs a container commit with the classic builder, which is slow on
+// fuse-overlayfs. .dockerignore keeps the Dockerfile out of the image.
+const nodeDockerfile = `FROM scratch
+COPY . /
+CMD ["/kvnode"]
+`
+
+const nodeDockerignore = "Dockerfile\n.dockerignore\n"
+
+// ImageOptions configures BuildImage.
+type ImageOptions struct {
+	// ModuleDir is the root of the faultline module (the directory holding
+	// go.mod). Empty: found with `go env GOMOD` from the working directory.
+	ModuleDir string
+	// Go is the go command to build with. Empty: "go" from PATH.
+	Go string
+	// Logger receives progress; nil discards.
+	Logger *slog.Logger
+}
+
+// BuildImage compiles kvnode and faultline-agent as static Linux binaries and
+// returns the tag of a FROM-scratch image holding them, faultline-node:<12 hex
+// of the SHA-256 of the binaries and Dockerfile>. An image with that tag is
+// reused; otherwise it is built through the Docker API from an in-memory
+// context. Nothing is pulled.
+func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	goCmd := opts.Go
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	goPath, err := exec.LookPath(goCmd)
+	if err != nil {
+		return "", errors.New("go toolchain not found: install Go (https://go.dev/dl/) and put it on PATH to build the node image")
+	}
+	cli, err := newClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+
+	moduleDir := opts.ModuleDir
+	if moduleDir == "" {
+		if moduleDir, err = findModuleDir(ctx, goPath); err != nil {
+			return "", err
+		}
+	}
+	binDir, err := os.MkdirTemp("", "faultline-image-")
+	if err != nil {
+		return "", fmt.Errorf("create build dir: %w", err)
+	}
+	defer os.RemoveAll(binDir)
+
+	compileStart := time.Now()
+	if err := compileBinaries(ctx, goPath, moduleDir, binDir); err != nil {
+		return "", err
+	}
+	files := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), ".dockerignore": []byte(nodeDockerignore)}
+	for _, name := range []string{NodeBinary, AgentBinary} {
+		data, err := os.ReadFile(filepath.Join(binDir, name))
+		if err != nil {
+			return "", fmt.Errorf("read built binary %s: %w", name, err)
+		}
+		files[name] = data
+	}
+	tag := ImageRepository + ":" + contentHash(files)
+	logger.Debug("node binaries compiled", "tag", tag, "compile", time.Since(compileStart))
+
+	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		logger.Info("node image up to date", "tag", tag)
+		return tag, nil
+	} else if !errdefs.IsNotFound(err) {
+		return "", fmt.Errorf("inspect image %s: %w", tag, err)
+	}
+
+	buildContext, err := tarContext(files)
+	if err != nil {
+		return "", err
+	}
+	buildStart := time.Now()
+	resp, err := cli.ImageBuild(ctx, buildContext, buildOptions(tag))
+	if err != nil {
+		return "", fmt.Errorf("build image %s: %w", tag, err)
+	}
+	if err := drainBuild(resp.Body); err != nil {
+		return "", fmt.Errorf("build image %s: %w", tag, err)
+	}
+	logger.Info("node image built", "tag", tag, "build", time.Since(buildStart))
+	return tag, nil
+}
+
+// buildOptions never pull: the base is scratch and the classic builder is
+// used, which the 20.10 engine always has.
+func buildOptions(tag string) build.ImageBuildOptions {
+	return build.ImageBuildOptions{
+		Tags:        []string{tag},
+		Remove:      true,
+		ForceRemove: true,
+		PullParent:  false,
+		Version:     build.BuilderV1,
+		Labels:      map[string]string{LabelFaultline + ".image": "1"},
+	}
+}
+
+// drainBuild reads the build's progress stream to the end and returns the
+// error it reports, if any, on one line.
+func drainBuild(body io.ReadCloser) error {
+	defer body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(body, io.Discard, 0, false, nil); err != nil {
+		return errors.New(oneLine(err))
+	}
+	return nil
+}
+
+// findModuleDir asks the go command where the enclosing module's go.mod is.
+func findModuleDir(ctx context.Context, goPath string) (string, error) {
+	out, err := exec.CommandContext(ctx, goPath, "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find module root with `go env GOMOD`: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("find module root: not inside the faultline module; run from the repository or set ImageOptions.ModuleDir")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// compileBinaries builds both commands in one go invocation (the go command
+// compiles packages in parallel) as static, path-independent Linux binaries.
+func compileBinaries(ctx context.Context, goPath, moduleDir, outDir string) error {
+	cmd := exec.CommandContext(ctx, goPath, "build", "-trimpath", "-ldflags=-s -w",
+		"-o", outDir+string(filepath.Separator), "./cmd/"+NodeBinary, "./cmd/"+AgentBinary)
+	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s and %s in %s: %w: %s", NodeBinary, AgentBinary, moduleDir, err, oneLine(errors.New(stderr.String()+" ")))
+	}
+	return nil
+}
+
+// contentHash is the first 12 hex digits of the SHA-256 over the files in
+// name order, each framed by its name and length so no two sets collide.
+func contentHash(files map[string][]byte) string {
+	h := sha256.New()
+	for _, name := range sortedNames(files) {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
+		h.Write(files[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// tarContext writes the build context: the files plus the empty directories
+// the Dockerfile copies (data, tmp).
+func tarContext(files map[string][]byte) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	modTime := time.Unix(0, 0)
+	for _, dir := range []struct {
+		name string
+		mode int64
+	}{{"data/", 0o755}, {"tmp/", 0o1777}} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir.name, Mode: dir.mode, ModTime: modTime}); err != nil {
+			return nil, fmt.Errorf("write build context: %w", err)
+		}
+	}
+	for _, name := range sortedNames(files) {
+		mode := int64(0o755)
+		if name == "Dockerfile" || name == ".dockerignore" {
+			mode = 0o644
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(files[name])), ModTime: modTime}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("write build context: %w", err)
+		}
+		if _, err := tw.Write(files[name]); err != nil {
+			return nil, fmt.Errorf("write build context: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("write build context: %w", err)
+	}
+	return &buf, nil
+}
+
+// RemoveImages removes faultline-node image tags other than keepTag (empty:
+// all of them) and returns how many tags it removed. Images still used by a
+// container are left alone. Every source change builds a new tag, so old
+// ones accumulate; `faultline cleanup` or `make clean` can call this.
+func RemoveImages(ctx context.Context, keepTag string) (int, error) {
+	return removeImages(ctx, ImageRepository, keepTag)
+}
+
+func removeImages(ctx context.Context, repository, keepTag string) (int, error) {
+	cli, err := newClient(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	images, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repository))})
+	if err != nil {
+		return 0, fmt.Errorf("list %s images: %w", repository, err)
+	}
+	removed := 0
+	var errs []error
+	for _, img := range images {
+		for _, tag := range img.RepoTags {
+			if tag == keepTag || !strings.HasPrefix(tag, repository+":") {
+				continue
+			}
+			_, err := cli.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true})
+			switch {
+			case err == nil:
+				removed++
+			case errdefs.IsConflict(err) || errdefs.IsNotFound(err):
+				// In use by a container, or removed meanwhile.
+			default:
+				errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
+			}
+		}
+	}
+	return removed, errors.Join(errs...)
+}
