@@ -136,6 +136,13 @@ func buildImage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "node image %s ready in %v\n", tag, time.Since(t0).Truncate(time.Millisecond))
+	// Older builds of the node image are never used again: drop them so
+	// repeated runs do not fill the disk.
+	if n, err := docker.RemoveImages(ctx, tag); err != nil {
+		slog.Warn("remove old node images", "err", err)
+	} else if n > 0 {
+		slog.Info("removed old node images", "count", n)
+	}
 	return tag, nil
 }
 

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/node/kv"
+)
+
+// HeaderForwarded marks a request a follower forwarded to the leader. A
+// forwarded request that reaches a node that is not the leader is answered
+// 503 instead of being forwarded again, so requests never loop.
+const HeaderForwarded = "X-Forwarded"
+
+// maxRequestBytes bounds a client request body.
+const maxRequestBytes = 1 << 20
+
+// routes registers the client API. /admin/clock exists only with fault hooks.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /kv/{key}", s.handleGet)
+	mux.HandleFunc("PUT /kv/{key}", s.handleWrite(kv.OpPut))
+	mux.HandleFunc("POST /kv/{key}/cas", s.handleWrite(kv.OpCAS))
+	mux.HandleFunc("POST /kv/{key}/append", s.handleWrite(kv.OpAppend))
+	mux.HandleFunc("GET /status", s.handleStatus)
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	if s.cfg.EnableFaultHooks {
+		mux.HandleFunc("POST /admin/clock", s.handleClock)
+	}
+	return mux
+}
+
+// opName is the op label of a request in /metrics.
+func opName(op string) string {
+	switch op {
+	case kv.OpPut:
+		return "write"
+	case "":
+		return "read"
+	}
+	return op
+}
+
+// handleWrite proposes a put, cas or append on the leader; a follower
+// forwards it to the leader.
+func (s *Server) handleWrite(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		code := s.write(w, r, op)
+		s.metrics.observe(opName(op), code, time.Since(start))
+	}
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
+	if err != nil {
+		return replyError(w, http.StatusBadRequest, fmt.Errorf("read request body: %w", err))
+	}
+	cmd := kv.Command{Op: op, Key: r.PathValue("key"), ClientID: r.Header.Get(client.HeaderClientID)}
+	if err := decodeCommand(op, body, &cmd); err != nil {
+		return replyError(w, http.StatusBadRequest, err)
+	}
+	if v := r.Header.Get(client.HeaderSeq); v != "" {
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return replyError(w, http.StatusBadRequest, fmt.Errorf("bad %s header %q: send a decimal sequence number", client.HeaderSeq, v))
+		}
+		cmd.Seq = seq
+	}
+
+	view := s.view.Load()
+	if !view.isLeader {
+		return s.forward(w, r, body, view)
+	}
+	p := &proposal{cmd: cmd, data: cmd.Encode(), done: make(chan writeResult, 1)}
+	select {
+	case s.proposals <- p:
+	default:
+		return replyError(w, http.StatusServiceUnavailable, errors.New("proposal queue full; retry later"))
+	}
+	return s.await(w, r, p.done, "write")
+}
+
+// decodeCommand fills cmd from the JSON body of op.
+func decodeCommand(op string, body []byte, cmd *kv.Command) error {
+	switch op {
+	case kv.OpPut:
+		var req client.PutRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return fmt.Errorf("decode put body: %w (send {\"value\":\"...\"})", err)
+		}
+		cmd.Value = req.Value
+	case kv.OpCAS:
+		var req client.CASRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return fmt.Errorf("decode cas body: %w (send {\"expect\":\"...\",\"value\":\"...\"})", err)
+		}
+		cmd.Expect, cmd.Value = req.Expect, req.Value
+	case kv.OpAppend:
+		var req client.AppendRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return fmt.Errorf("decode append body: %w (send {\"element\":\"...\"})", err)
+		}
+		cmd.Value = req.Element
+	}
+	return nil
+}
+
+// handleGet serves a read according to the read mode.
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	code := s.get(w, r)
+	s.metrics.observe("read", code, time.Since(start))
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) int {
+	view := s.view.Load()
+	path := readIndexPath
+	switch {
+	case s.cfg.Unsafe.On(UnsafeStaleRead):
+		// UNSAFE(stale-read): every node, a follower or a deposed leader
+		// included, answers from its local state without asking anyone.
+		path = readLocalPath
+	case s.cfg.ReadMode == ReadLocal:
+		path = readLocalPath
+	case s.cfg.ReadMode == ReadLease, s.cfg.Unsafe.On(UnsafeLeaseWallclock):
+		// lease-wallclock implies lease reads, whatever the read mode.
+		path = readLeasePath
+	}
+	if path != readLocalPath && !view.isLeader {
+		return s.forward(w, r, nil, view)
+	}
+	req := &readRequest{key: r.PathValue("key"), path: path, done: make(chan writeResult, 1)}
+	select {
+	case s.reads <- req:
+	default:
+		return replyError(w, http.StatusServiceUnavailable, errors.New("read queue full; retry later"))
+	}
+	return s.await(w, r, req.done, "read")
+}
+
+// await waits for the loop's answer until the request timeout. A write that
+// was proposed but not seen applied by then has an unknown outcome: 504.
+func (s *Server) await(w http.ResponseWriter, r *http.Request, done <-chan writeResult, what string) int {
+	timer := time.NewTimer(s.cfg.RequestTimeout)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		return replyJSON(w, res.status, res.body)
+	case <-timer.C:
+		return replyError(w, http.StatusGatewayTimeout,
+			fmt.Errorf("%s not confirmed within %s; outcome unknown", what, s.cfg.RequestTimeout))
+	case <-r.Context().Done():
+		// The client went away; nothing can be delivered.
+		return 499
+	}
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	st, err := s.currentStatus(ctx)
+	if err != nil {
+		replyJSON(w, http.StatusServiceUnavailable, client.ErrorResponse{Error: "status: " + err.Error()})
+		return
+	}
+	replyJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	if err := s.metrics.write(w, s.scrapeGauges()); err != nil {
+		s.log.Debug("write metrics", "err", err)
+	}
+}
+
+// handleClock applies a clock fault (only registered with --enable-fault-hooks).
+func (s *Server) handleClock(w http.ResponseWriter, r *http.Request) {
+	var cmd client.ClockCommand
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes)).Decode(&cmd); err != nil {
+		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: "decode clock command: " + err.Error()})
+		return
+	}
+	if err := s.applyClock(cmd); err != nil {
+		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: err.Error()})
+		return
+	}
+	s.log.Warn("clock fault applied", "action", cmd.Action, "offset_ms", cmd.OffsetMillis, "delta_ms", cmd.DeltaMillis,
+		"period_ms", cmd.PeriodMillis, "duration_ms", cmd.DurationMillis, "rate", cmd.Rate,
+		"clock_offset", s.clock.Offset(), "clock_rate", s.clock.Rate())
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	st, err := s.currentStatus(ctx)
+	if err != nil {
+		replyJSON(w, http.StatusServiceUnavailable, client.ErrorResponse{Error: "status: " + err.Error()})
+		return
+	}
+	replyJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) applyClock(cmd client.ClockCommand) error {
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	switch cmd.Action {
+	case client.ClockBump:
+		s.clock.Bump(ms(cmd.OffsetMillis))
+	case client.ClockStrobe:
+		if err := s.clock.Strobe(ms(cmd.DeltaMillis), ms(cmd.PeriodMillis), ms(cmd.DurationMillis)); err != nil {
+			return fmt.Errorf("strobe: %w", err)
+		}
+	case client.ClockRate:
+		if err := s.clock.SetRate(cmd.Rate); err != nil {
+			return fmt.Errorf("rate: %w", err)
+		}
+	case client.ClockReset:
+		s.clock.Reset()
+	default:
+		return fmt.Errorf("unknown clock action %q: use bump, strobe, rate or reset", cmd.Action)
+	}
+	return nil
+}
+
+func replyJSON(w http.ResponseWriter, status int, body any) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+	return status
+}
+
+func replyError(w http.ResponseWriter, status int, err error) int {
+	return replyJSON(w, status, client.KVResponse{Error: err.Error()})
+}

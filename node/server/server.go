@@ -1,0 +1,354 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/node/clock"
+	"github.com/faultline/faultline/node/kv"
+	"github.com/faultline/faultline/node/raft"
+	"github.com/faultline/faultline/node/transport"
+	"github.com/faultline/faultline/node/wal"
+)
+
+// Server is one running kvnode.
+type Server struct {
+	cfg    Config
+	unsafe []string // cfg.Unsafe.List(), computed once
+	log    *slog.Logger
+	// baseClock is the monotonic clock the tick debt is measured on; clock
+	// is the node's skewable clock over it (its rate and offset can be
+	// changed through /admin/clock). All of the node's time comes from them.
+	baseClock clock.Clock
+	clock     *clock.Skewable
+	metrics   *metrics
+
+	// Owned by the loop goroutine (loop.go) once Run starts.
+	raft      *raft.Raft
+	wal       *wal.WAL
+	kv        *kv.Store
+	transport *transport.Transport
+
+	// Inputs of the singular update queue; bounded.
+	proposals  chan *proposal
+	reads      chan *readRequest
+	statusReqs chan statusRequest
+
+	// Loop state.
+	waiters           map[uint64]*waiter
+	readBatch         []*readRequest
+	readRounds        map[uint64][]*readRequest
+	readyReads        []pendingRead
+	nextReadID        uint64
+	applied           uint64
+	appliedTerm       uint64
+	sinceSnapshot     uint64
+	persisted         raft.HardState
+	lastQuorumAckTerm uint64
+	lastQuorumAckTick uint64
+	lastQuorumAckWall time.Time
+	lastCampaignTerm  uint64
+	lastTickAt        time.Time     // base reading at the last tick event
+	tickDebt          time.Duration // clock time not yet turned into ticks
+	lastLeader        string
+
+	// view is the loop's latest published state, read by HTTP handlers.
+	view atomic.Pointer[statusView]
+
+	clientListener net.Listener
+	httpServer     *http.Server
+	forwarder      *http.Client
+
+	closeOnce sync.Once
+}
+
+// statusView is what handlers need to route a request without asking the
+// loop: who leads, and the figures of GET /status.
+type statusView struct {
+	status   client.Status
+	isLeader bool
+}
+
+// New opens the data directory (recovering the WAL), builds the core and the
+// state machine from it, and binds both listeners. It does not start
+// serving; call Run.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        cfg,
+		unsafe:     cfg.Unsafe.List(),
+		log:        cfg.Logger.With("node", cfg.ID),
+		baseClock:  cfg.Clock,
+		metrics:    newMetrics(),
+		proposals:  make(chan *proposal, cfg.ProposalQueue),
+		reads:      make(chan *readRequest, cfg.ReadQueue),
+		statusReqs: make(chan statusRequest, 16),
+		waiters:    map[uint64]*waiter{},
+		readRounds: map[uint64][]*readRequest{},
+	}
+	s.clock = clock.NewSkewable(s.baseClock)
+	if err := s.open(); err != nil {
+		s.closeResources()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open() error {
+	cfg := s.cfg
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	w, rec, err := wal.Open(cfg.DataDir, wal.Options{
+		SegmentBytes: cfg.SegmentBytes,
+		// UNSAFE(skip-fsync): the WAL acknowledges without fsync and, when
+		// killed, loses what was not synced.
+		UnsafeSkipFsync: cfg.Unsafe.On(UnsafeSkipFsync),
+		Logger:          s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("open wal in %s: %w", cfg.DataDir, err)
+	}
+	s.wal = w
+
+	s.kv = kv.New(kv.DefaultMaxSessions)
+	if rec.Snapshot != nil {
+		if err := s.kv.Restore(rec.Snapshot.Data); err != nil {
+			return fmt.Errorf("restore snapshot at index %d from %s: %w", rec.Snapshot.Index, cfg.DataDir, err)
+		}
+		s.applied = rec.Snapshot.Index
+		s.appliedTerm = rec.Snapshot.Term
+	}
+	s.persisted = rec.HardState
+
+	peers := make([]string, 0, len(cfg.Peers))
+	for id := range cfg.Peers {
+		peers = append(peers, id)
+	}
+	slices.Sort(peers)
+	r, err := raft.New(raft.Config{
+		ID:                    cfg.ID,
+		Peers:                 peers,
+		ElectionTicks:         cfg.electionTicks(),
+		HeartbeatTicks:        cfg.heartbeatTicks(),
+		Rand:                  rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(hashID(cfg.ID)))),
+		MaxInflightAppends:    cfg.MaxInflightAppends,
+		MaxEntriesPerAppend:   cfg.MaxEntriesPerAppend,
+		MaxUncommittedEntries: cfg.MaxUncommittedEntries,
+		Unsafe: raft.Unsafe{
+			// UNSAFE(no-generation-check): passed to the core, which accepts
+			// appends from a leader of an older generation.
+			NoGenerationCheck: cfg.Unsafe.On(UnsafeNoGenerationCheck),
+			// UNSAFE(commit-old-generation): passed to the core, which
+			// commits earlier generations' entries by counting replicas.
+			CommitOldGeneration: cfg.Unsafe.On(UnsafeCommitOldGeneration),
+		},
+	}, raft.Restore{HardState: rec.HardState, Snapshot: rec.Snapshot, Entries: rec.Entries})
+	if err != nil {
+		return fmt.Errorf("start replication core from %s: %w", cfg.DataDir, err)
+	}
+	s.raft = r
+	s.sinceSnapshot = snapshotStagger(peers, cfg.ID, cfg.SnapshotEntries)
+
+	ln, err := net.Listen("tcp", cfg.ListenClient)
+	if err != nil {
+		return fmt.Errorf("listen for clients on %s: %w (stop the process using it or choose another --listen-client)", cfg.ListenClient, err)
+	}
+	s.clientListener = ln
+
+	t, err := newTransport(cfg, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	s.transport = t
+
+	s.forwarder = &http.Client{
+		Transport: forwardTransport(),
+		Timeout:   cfg.RequestTimeout + time.Second,
+	}
+	s.httpServer = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.publish()
+	s.log.Info("recovered", "term", rec.HardState.Term, "commit", rec.HardState.Commit,
+		"entries", len(rec.Entries), "snapshot_index", s.applied, "low_water_mark", w.LowWaterMark())
+	return nil
+}
+
+// checkDataDir creates the data directory and proves it is writable, so the
+// error names the directory instead of a WAL file deep inside it.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w (choose a writable --data-dir)", err)
+	}
+	probe := filepath.Join(dir, ".write-probe")
+	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w (fix its permissions or choose another --data-dir)", dir, err)
+	}
+	return os.Remove(probe)
+}
+
+// snapshotStagger spreads the nodes' snapshots over the interval. A
+// snapshot stalls the update loop (encode the state, write and fsync the
+// file), and every replica applies the same entries at about the same time:
+// without a stagger the whole cluster would stall at once. Node number r of
+// n (in id order) starts its count at r/n of the interval.
+func snapshotStagger(peers []string, id string, snapshotEntries uint64) uint64 {
+	rank := uint64(slices.Index(peers, id))
+	return rank * snapshotEntries / uint64(len(peers))
+}
+
+// hashID seeds the core's randomness differently per node, so two nodes
+// started in the same nanosecond still draw different election timeouts.
+func hashID(id string) uint64 {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// ClientAddr returns the bound client (HTTP) address.
+func (s *Server) ClientAddr() string { return s.clientListener.Addr().String() }
+
+// Run serves until ctx is cancelled (then shuts down gracefully) or the
+// update loop fails (a persistence error; the node must stop).
+func (s *Server) Run(ctx context.Context) error {
+	if len(s.unsafe) > 0 {
+		s.log.Warn("!!! UNSAFE SWITCHES ON: this node is deliberately broken and WILL lose or corrupt data !!!",
+			"unsafe", s.unsafe)
+	}
+	s.log.Info("serving", "client", s.ClientAddr(), "peer", s.cfg.ListenPeer, "read_mode", s.cfg.ReadMode,
+		"tick", s.cfg.Tick, "election_timeout", s.cfg.ElectionTimeout, "heartbeat_interval", s.cfg.HeartbeatInterval)
+
+	// The transport lives until closeResources, after the loop has stopped
+	// (not until ctx ends: in-flight requests still need the peers).
+	if err := s.transport.Start(context.Background()); err != nil {
+		s.closeResources()
+		return fmt.Errorf("start peer transport: %w", err)
+	}
+	stop := make(chan struct{})
+	loopErr := make(chan error, 1)
+	go func() { loopErr <- s.run(stop) }()
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- s.httpServer.Serve(s.clientListener) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case e := <-loopErr:
+		loopErr = nil
+		if e != nil {
+			err = fmt.Errorf("update loop stopped: %w", e)
+		}
+	case err = <-httpErr:
+		err = fmt.Errorf("serve clients: %w", err)
+	}
+
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Stop taking requests first; in-flight ones get their answer or time out.
+	if shutdownErr := s.httpServer.Shutdown(shutdownCtx); shutdownErr != nil {
+		s.log.Warn("http shutdown", "err", shutdownErr)
+	}
+	close(stop)
+	if loopErr != nil {
+		if e := <-loopErr; e != nil && err == nil {
+			err = fmt.Errorf("update loop stopped: %w", e)
+		}
+	}
+	s.closeResources()
+	return err
+}
+
+// closeResources closes the transport and the WAL (after the loop stopped).
+func (s *Server) closeResources() {
+	s.closeOnce.Do(func() {
+		if s.transport != nil {
+			if err := s.transport.Close(); err != nil {
+				s.log.Warn("close transport", "err", err)
+			}
+		}
+		if s.clientListener != nil {
+			_ = s.clientListener.Close()
+		}
+		if s.wal != nil {
+			if err := s.wal.Close(); err != nil {
+				s.log.Warn("close wal", "err", err)
+			}
+		}
+	})
+}
+
+// publish makes the loop's current state visible to handlers.
+func (s *Server) publish() {
+	v := s.statusLocked(false)
+	s.view.Store(&v)
+}
+
+// statusLocked builds the status from the loop's state; only the loop (or
+// New, before the loop runs) may call it. The digest costs a pass over the
+// state machine, so it is computed only for GET /status.
+func (s *Server) statusLocked(withDigest bool) statusView {
+	st := s.raft.Status()
+	v := statusView{
+		isLeader: st.Role == raft.Leader,
+		status: client.Status{
+			ID:                s.cfg.ID,
+			Role:              st.Role.String(),
+			Generation:        st.Term,
+			Leader:            st.Leader,
+			CommitIndex:       st.Commit,
+			AppliedIndex:      s.applied,
+			LowWaterMark:      s.wal.LowWaterMark(),
+			LastLogIndex:      st.LastIndex,
+			ReadMode:          string(s.cfg.ReadMode),
+			Unsafe:            s.unsafe,
+			ClockOffsetMillis: s.clock.Offset().Milliseconds(),
+			ClockRate:         s.clock.Rate(),
+		},
+	}
+	if withDigest {
+		v.status.Digest = s.kv.Digest()
+	}
+	return v
+}
+
+// currentStatus asks the loop for a status with a digest consistent with the
+// applied index.
+func (s *Server) currentStatus(ctx context.Context) (client.Status, error) {
+	q := statusRequest{done: make(chan statusView, 1)}
+	select {
+	case s.statusReqs <- q:
+	case <-ctx.Done():
+		return client.Status{}, ctx.Err()
+	}
+	select {
+	case v := <-q.done:
+		return v.status, nil
+	case <-ctx.Done():
+		return client.Status{}, ctx.Err()
+	}
+}
+
+// errNoLeader is returned when a request must reach the leader and none is known.
+var errNoLeader = errors.New("no leader known; retry later")
