@@ -3,13 +3,22 @@ package harness
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/node/client"
 	"github.com/faultline/faultline/workloads"
 )
+
+// unavailableBackoff is how long a worker waits after a definite failure
+// that is not a cas mismatch (no leader, node unreachable). Such answers come
+// back in microseconds; without a pause every worker would record thousands
+// of identical failures per second during an election, growing the history
+// and the check time without adding information.
+const unavailableBackoff = 20 * time.Millisecond
 
 // counters are the live totals shown on the progress line.
 type counters struct {
@@ -84,9 +93,22 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.rec.Record(done)
 		w.counts.add(done.Type)
-		if done.Type == history.Info {
+		switch {
+		case done.Type == history.Info:
 			process += w.concurrency
 			c = w.newClient(process)
+		case done.Type == history.Fail && !strings.HasPrefix(done.Error, checker.CASMismatchError):
+			sleepCtx(ctx, unavailableBackoff)
 		}
+	}
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

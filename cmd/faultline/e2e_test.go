@@ -181,3 +181,39 @@ func TestInterruptLeavesNothingBehind(t *testing.T) {
 		assert.NotEqual(t, int64(1<<63-1), w.End, "every fault must be healed: %s", w.Kind)
 	}
 }
+
+// TestCorrectNodeUnderEachFault runs a 30-second register workload against a
+// correct 5-node kvnode under each fault on its own; every run must be
+// linearizable and leave nothing behind.
+func TestCorrectNodeUnderEachFault(t *testing.T) {
+	requireDocker(t)
+	if testing.Short() {
+		t.Skip("-short: skipping four 30-second container runs")
+	}
+	for _, fault := range []string{"partition", "kill", "pause", "clock"} {
+		t.Run(fault, func(t *testing.T) {
+			store := t.TempDir()
+			runID := fmt.Sprintf("fl-e2e-%s-%d", fault, time.Now().UnixNano())
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			var out bytes.Buffer
+			cmd := faultline(ctx, "test", "--nodes", "5", "--time-limit", "30s", "--nemesis", fault,
+				"--nemesis-interval", "5s", "--store", store, "--run-id", runID)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			t.Log(out.String())
+			assert.Equal(t, 0, exitCode(err), "the correct kvnode must be valid under %s", fault)
+			assert.Equal(t, 0, leftovers(t, runID))
+
+			h, err := history.ReadFile(filepath.Join(store, "latest", "history.jsonl"))
+			require.NoError(t, err)
+			require.NoError(t, h.Validate())
+			windows := h.FaultWindows()
+			require.NotEmpty(t, windows, "the %s nemesis must have injected faults", fault)
+			for _, w := range windows {
+				assert.Equal(t, fault, w.Kind)
+				assert.NotEqual(t, int64(1<<63-1), w.End, "every fault must be healed")
+			}
+		})
+	}
+}
