@@ -123,3 +123,14 @@ func TestRateLimiterSpacesStarts(t *testing.T) {
 	cancel()
 	assert.Error(t, newRateLimiter(1).wait(ctx))
 }
+
+func TestNextBackoff(t *testing.T) {
+	var got []time.Duration
+	var b time.Duration
+	for range 8 {
+		b = nextBackoff(b)
+		got = append(got, b)
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, 640 * ms, 640 * ms}, got)
+}

@@ -13,12 +13,27 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// unavailableBackoff is how long a worker waits after a definite failure
-// that is not a cas mismatch (no leader, node unreachable). Such answers come
-// back in microseconds; without a pause every worker would record thousands
-// of identical failures per second during an election, growing the history
-// and the check time without adding information.
-const unavailableBackoff = 20 * time.Millisecond
+// A worker backs off after an op that failed for want of a serving node (a
+// definite failure other than a cas mismatch, or an indeterminate result),
+// doubling from minBackoff to maxBackoff over consecutive such ops and
+// starting again after any success. Such answers come back in microseconds
+// (no leader: 503; a killed container behind Docker's port proxy: a reset);
+// without a pause every worker would record thousands of identical failures
+// per second, growing the history and the check time without adding
+// information.
+const (
+	minBackoff = 20 * time.Millisecond
+	maxBackoff = 640 * time.Millisecond
+)
+
+// nextBackoff is the pause after an unavailability failure that followed a
+// pause of prev (0 after a success).
+func nextBackoff(prev time.Duration) time.Duration {
+	if prev < minBackoff {
+		return minBackoff
+	}
+	return min(2*prev, maxBackoff)
+}
 
 // counters are the live totals shown on the progress line.
 type counters struct {
@@ -67,6 +82,7 @@ func (w *worker) newClient(process int) *client.Client {
 func (w *worker) run(ctx context.Context) {
 	process := w.id
 	c := w.newClient(process)
+	var backoff time.Duration
 	for {
 		if err := w.rate.wait(ctx); err != nil {
 			return
@@ -93,13 +109,18 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.rec.Record(done)
 		w.counts.add(done.Type)
-		switch {
-		case done.Type == history.Info:
+		if done.Type == history.Info {
 			process += w.concurrency
 			c = w.newClient(process)
-		case done.Type == history.Fail && !strings.HasPrefix(done.Error, checker.CASMismatchError):
-			sleepCtx(ctx, unavailableBackoff)
 		}
+		unavailable := done.Type == history.Info ||
+			(done.Type == history.Fail && !strings.HasPrefix(done.Error, checker.CASMismatchError))
+		if !unavailable {
+			backoff = 0
+			continue
+		}
+		backoff = nextBackoff(backoff)
+		sleepCtx(ctx, backoff)
 	}
 }
 
