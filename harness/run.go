@@ -247,7 +247,7 @@ func runMain(ctx context.Context, spec Spec, env Env, log *slog.Logger, wl workl
 	for i := 0; i < spec.Concurrency; i++ {
 		node := nodes[i%len(nodes)]
 		w := &worker{
-			id: i, concurrency: spec.Concurrency, node: node, endpoint: env.DB.Endpoint(node),
+			id: i, concurrency: spec.Concurrency, node: node, db: env.DB,
 			runID: env.RunID, timeout: spec.RequestTimeout, workload: wl, gen: gen,
 			rate: rate, rec: rec, counts: counts,
 		}

@@ -58,7 +58,7 @@ type worker struct {
 	id          int
 	concurrency int
 	node        string
-	endpoint    string
+	db          DB
 	runID       string
 	timeout     time.Duration
 	workload    workloads.Workload
@@ -68,8 +68,8 @@ type worker struct {
 	counts      *counters
 }
 
-func (w *worker) newClient(process int) *client.Client {
-	return client.New(w.endpoint, client.Options{
+func (w *worker) newClient(process int, endpoint string) *client.Client {
+	return client.New(endpoint, client.Options{
 		ClientID: fmt.Sprintf("%s-p%d", w.runID, process),
 		Timeout:  w.timeout,
 	})
@@ -81,9 +81,19 @@ func (w *worker) newClient(process int) *client.Client {
 // except for the request timeout.
 func (w *worker) run(ctx context.Context) {
 	process := w.id
-	c := w.newClient(process)
+	endpoint := w.db.Endpoint(w.node)
+	c := w.newClient(process, endpoint)
 	var backoff time.Duration
 	for {
+		// A restarted container may listen on a new host port. A new
+		// client starts a new sequence, so it must be a new process too:
+		// the node's idempotent receiver would take a reused id's low
+		// sequence numbers for retries.
+		if ep := w.db.Endpoint(w.node); ep != endpoint {
+			endpoint = ep
+			process += w.concurrency
+			c = w.newClient(process, endpoint)
+		}
 		if err := w.rate.wait(ctx); err != nil {
 			return
 		}
@@ -111,7 +121,7 @@ func (w *worker) run(ctx context.Context) {
 		w.counts.add(done.Type)
 		if done.Type == history.Info {
 			process += w.concurrency
-			c = w.newClient(process)
+			c = w.newClient(process, endpoint)
 		}
 		unavailable := done.Type == history.Info ||
 			(done.Type == history.Fail && !strings.HasPrefix(done.Error, checker.CASMismatchError))
