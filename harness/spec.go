@@ -47,7 +47,7 @@ func DefaultSpec() Spec {
 		Concurrency:     10,
 		Rate:            0,
 		TimeLimit:       30 * time.Second,
-		OpsPerKey:       200,
+		OpsPerKey:       100,
 		RequestTimeout:  5 * time.Second,
 		RecoveryTimeout: 60 * time.Second,
 		CheckTimeout:    60 * time.Second,
