@@ -132,6 +132,7 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 	}
 	deadline := start.Add(opts.Budget)
 	overhead := opts.RunOverhead
+	var overheads []time.Duration
 	master := rand.New(rand.NewSource(opts.MasterSeed))
 	fmt.Fprintf(opts.Out, "explore: master seed %d, budget %v, log %s\n", opts.MasterSeed, opts.Budget, lg.Path)
 
@@ -168,9 +169,11 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 		r := results[0]
 		elapsed := opts.Now().Sub(t0)
 		r.Duration = max(r.Duration, elapsed)
-		if o := elapsed - cfg.TimeLimit; o > overhead {
-			overhead = o
-		}
+		// The estimate is the median overhead seen so far (at least the
+		// configured one), so one pathological run (a stalled cluster
+		// waiting out every recovery timeout) does not end the exploration.
+		overheads = append(overheads, elapsed-cfg.TimeLimit)
+		overhead = max(opts.RunOverhead, medianDuration(overheads))
 		run := exploreRunFor(cfg, spec, command, r)
 		lg.Runs = append(lg.Runs, run)
 		lg.suiteResults = append(lg.suiteResults, SuiteRun{Spec: spec, Result: r})
@@ -298,4 +301,11 @@ func printExploreRun(w io.Writer, run ExploreRun) {
 	if run.Verdict != string(checker.Valid) && run.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", run.Reason)
 	}
+}
+
+// medianDuration is the median of ds (the upper middle for an even count).
+func medianDuration(ds []time.Duration) time.Duration {
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
 }

@@ -94,7 +94,7 @@ func finalReads(ctx context.Context, spec Spec, env Env, wl workloads.Workload, 
 					if done.Type == history.OK {
 						break
 					}
-					time.Sleep(pollInterval * time.Duration(attempt+1))
+					sleepCtx(ctx, pollInterval*time.Duration(attempt+1))
 				}
 			}
 		}()
