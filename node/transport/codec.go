@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/faultline/faultline/node/internal/binenc"
 	"github.com/faultline/faultline/node/raft"
 )
 
@@ -48,8 +49,8 @@ func AppendMessage(b []byte, m raft.Message) []byte {
 		flags |= flagSnapshot
 	}
 	b = append(b, codecVersion, byte(m.Type), flags)
-	b = appendBytes(b, m.From)
-	b = appendBytes(b, m.To)
+	b = binenc.AppendField(b, m.From)
+	b = binenc.AppendField(b, m.To)
 	for _, v := range [...]uint64{m.Term, m.LogTerm, m.Index, m.Commit, m.RejectHint, m.Context} {
 		b = binary.AppendUvarint(b, v)
 	}
@@ -58,64 +59,56 @@ func AppendMessage(b []byte, m raft.Message) []byte {
 		b = binary.AppendUvarint(b, e.Term)
 		b = binary.AppendUvarint(b, e.Index)
 		b = append(b, byte(e.Type))
-		b = appendBytes(b, e.Data)
+		b = binenc.AppendField(b, e.Data)
 	}
 	if m.Snapshot != nil {
 		b = binary.AppendUvarint(b, m.Snapshot.Index)
 		b = binary.AppendUvarint(b, m.Snapshot.Term)
-		b = appendBytes(b, m.Snapshot.Data)
+		b = binenc.AppendField(b, m.Snapshot.Data)
 	}
 	return b
-}
-
-func appendBytes[T string | []byte](b []byte, s T) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // DecodeMessage parses a payload made by AppendMessage. Decoded byte slices
 // do not alias payload. Empty Entries and empty Data decode as nil.
 func DecodeMessage(payload []byte) (raft.Message, error) {
-	d := decoder{b: payload}
-	version := d.byte()
-	if d.err == nil && version != codecVersion {
+	d := binenc.NewDecoder(payload, ErrBadFrame)
+	version := d.Byte()
+	if d.Err() == nil && version != codecVersion {
 		return raft.Message{}, fmt.Errorf("%w: unknown version %d", ErrBadFrame, version)
 	}
-	m := raft.Message{Type: raft.MessageType(d.byte())}
-	flags := d.byte()
+	m := raft.Message{Type: raft.MessageType(d.Byte())}
+	flags := d.Byte()
 	if flags&^(flagReject|flagSnapshot) != 0 {
-		d.fail("unknown flags %#x", flags)
+		d.Fail("unknown flags %#x", flags)
 	}
 	m.Reject = flags&flagReject != 0
-	m.From = string(d.bytes())
-	m.To = string(d.bytes())
+	m.From = string(d.Field())
+	m.To = string(d.Field())
 	for _, dst := range [...]*uint64{&m.Term, &m.LogTerm, &m.Index, &m.Commit, &m.RejectHint, &m.Context} {
-		*dst = d.uvarint()
+		*dst = d.Uvarint()
 	}
 	// Each entry takes at least 4 bytes, which bounds the allocation.
-	if n := d.uvarint(); n > 0 && d.err == nil {
-		if n > uint64(len(d.b)/4) {
-			d.fail("entry count %d exceeds the frame", n)
+	if n := d.Uvarint(); n > 0 && d.Err() == nil {
+		if n > uint64(d.Len()/4) {
+			d.Fail("entry count %d exceeds the frame", n)
 		} else {
 			m.Entries = make([]raft.Entry, 0, n)
-			for i := uint64(0); i < n && d.err == nil; i++ {
-				e := raft.Entry{Term: d.uvarint(), Index: d.uvarint()}
-				e.Type = raft.EntryType(d.byte())
-				e.Data = d.bytes()
+			for i := uint64(0); i < n && d.Err() == nil; i++ {
+				e := raft.Entry{Term: d.Uvarint(), Index: d.Uvarint()}
+				e.Type = raft.EntryType(d.Byte())
+				e.Data = d.Field()
 				m.Entries = append(m.Entries, e)
 			}
 		}
 	}
 	if flags&flagSnapshot != 0 {
-		s := &raft.Snapshot{Index: d.uvarint(), Term: d.uvarint()}
-		s.Data = d.bytes()
+		s := &raft.Snapshot{Index: d.Uvarint(), Term: d.Uvarint()}
+		s.Data = d.Field()
 		m.Snapshot = s
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	if d.err != nil {
-		return raft.Message{}, d.err
+	if err := d.Finish(); err != nil {
+		return raft.Message{}, err
 	}
 	return m, nil
 }
@@ -154,56 +147,4 @@ func ReadFrame(r io.Reader, buf []byte) (raft.Message, []byte, error) {
 	}
 	m, err := DecodeMessage(buf)
 	return m, buf, err
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrBadFrame}, args...)...)
-	}
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("truncated integer")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil || n == 0 {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("truncated field of %d bytes", n)
-		return nil
-	}
-	v := make([]byte, n)
-	copy(v, d.b)
-	d.b = d.b[n:]
-	return v
 }
