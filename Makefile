@@ -15,7 +15,7 @@ WORKLOADS   ?= register,set
 CONCURRENCY ?= 10
 NODES       ?= 5
 SEED        ?=
-TEST_FLAGS  ?= -race -timeout 30m
+TEST_FLAGS  ?= -race -tags docker -timeout 30m
 
 export TESTCONTAINERS_RYUK_DISABLED := true
 export CGO_ENABLED := 0
