@@ -35,6 +35,10 @@ type Result struct {
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason"`
 	Details any     `json:"details,omitempty"`
+	// FirstFlagged is the run time (history nanoseconds) of the first
+	// operation this checker flags, when it found a violation and can point
+	// at one; nil otherwise. See each checker for what it flags.
+	FirstFlagged *int64 `json:"first_flagged_ns,omitempty"`
 }
 
 // Results is the composed verdict of a run, written as results.json.
@@ -42,6 +46,10 @@ type Results struct {
 	Verdict  Verdict  `json:"verdict"`
 	Reason   string   `json:"reason"`
 	Checkers []Result `json:"checkers"`
+	// FirstFlagged is the earliest FirstFlagged of the invalid checkers:
+	// how soon in the run a violation was observable. Nil unless the
+	// verdict is invalid and some invalid checker pointed at an op.
+	FirstFlagged *int64 `json:"first_flagged_ns,omitempty"`
 }
 
 // ReplicaState is what a replica reported about itself after healing.
@@ -119,6 +127,9 @@ func Compose(results []Result) Results {
 	case len(invalid) > 0:
 		out.Verdict = Invalid
 		out.Reason = fmt.Sprintf("%s found a violation: %s", names(invalid), invalid[0].Reason)
+		for _, r := range invalid {
+			out.FirstFlagged = minTime(out.FirstFlagged, r.FirstFlagged)
+		}
 	case len(unknown) > 0:
 		out.Verdict = Unknown
 		out.Reason = fmt.Sprintf("%s could not decide: %s", names(unknown), unknown[0].Reason)
@@ -155,6 +166,18 @@ func runOne(ctx context.Context, c Checker, in Input) (r Result) {
 		r.Verdict = Unknown
 	}
 	return r
+}
+
+// minTime returns the earlier of two optional times; nil means "none".
+func minTime(a, b *int64) *int64 {
+	switch {
+	case b == nil:
+		return a
+	case a == nil || *b < *a:
+		t := *b
+		return &t
+	}
+	return a
 }
 
 // boundedAppend appends s to list unless list already holds max entries.

@@ -15,11 +15,14 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		Verdict Verdict         `json:"verdict"`
 		Reason  string          `json:"reason"`
 		Details json.RawMessage `json:"details"`
+		// FirstFlagged as in Result.
+		FirstFlagged *int64 `json:"first_flagged_ns"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
 	r.Checker, r.Verdict, r.Reason, r.Details = raw.Checker, raw.Verdict, raw.Reason, nil
+	r.FirstFlagged = raw.FirstFlagged
 	if len(raw.Details) == 0 || string(raw.Details) == "null" {
 		return nil
 	}

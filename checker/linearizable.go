@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -54,6 +55,10 @@ type FailingKey struct {
 	// EndTime ignores indeterminate ops, which never return).
 	StartTime int64 `json:"start_time"`
 	EndTime   int64 `json:"end_time"`
+	// FirstFlagged is the invoke time of the op the longest partial
+	// linearization porcupine found could not take (see firstUnlinearized).
+	// Nil when the verbose search did not finish.
+	FirstFlagged *int64 `json:"first_flagged_ns,omitempty"`
 }
 
 // Name returns "linearizability".
@@ -110,11 +115,17 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 		}
 	}
 	details.FailingKeyCount = len(failing)
+	// Describe the earliest failing keys first: the bound on the verbose
+	// searches then keeps the keys that say when the violation began.
+	// byKey holds each key's ops in invoke order, so [0] starts the key.
+	sort.SliceStable(failing, func(i, j int) bool { return byKey[failing[i]][0].Call < byKey[failing[j]][0].Call })
 	for i, k := range failing {
 		if i >= maxKeys {
 			break
 		}
-		details.FailingKeys = append(details.FailingKeys, describeFailingKey(ctx, model, k, byKey[k]))
+		fk := describeFailingKey(ctx, model, k, byKey[k])
+		details.FailingKeys = append(details.FailingKeys, fk)
+		res.FirstFlagged = minTime(res.FirstFlagged, fk.FirstFlagged)
 	}
 	details.DurationMillis = time.Since(start).Milliseconds()
 
@@ -132,14 +143,39 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 	return res
 }
 
-// checkKeys checks every key with a bounded pool of workers. A key whose
-// search is cut short by ctx is porcupine.Unknown.
+// firstPassKeyTimeout caps each key's search in the first pass of checkKeys.
+// Almost every key is decided in milliseconds; a few keys with many
+// indeterminate writes can take minutes. Without a first pass those few
+// would hold every worker until the budget ran out and leave the easy keys
+// (perhaps the one with the violation) unchecked.
+const firstPassKeyTimeout = 2 * time.Second
+
+// checkKeys checks every key with a bounded pool of workers, in two passes:
+// first every key with at most firstPassKeyTimeout each, then the keys that
+// were not decided with whatever time is left. A key whose search is cut
+// short by ctx is porcupine.Unknown.
 func checkKeys(ctx context.Context, model porcupine.Model, byKey map[string][]porcupine.Operation, keys []string) []keyResult {
 	results := make([]keyResult, len(keys))
-	workers := runtime.GOMAXPROCS(0)
-	if workers > len(keys) {
-		workers = len(keys)
+	all := make([]int, len(keys))
+	for i := range keys {
+		all[i] = i
 	}
+	checkPass(ctx, model, byKey, keys, all, firstPassKeyTimeout, results)
+	var undecided []int
+	for i, r := range results {
+		if r.result == porcupine.Unknown {
+			undecided = append(undecided, i)
+		}
+	}
+	checkPass(ctx, model, byKey, keys, undecided, 0, results)
+	return results
+}
+
+// checkPass checks keys[i] for every i in which, with per-key timeout
+// keyTimeout (0: only ctx's deadline bounds it), storing into results.
+func checkPass(ctx context.Context, model porcupine.Model, byKey map[string][]porcupine.Operation,
+	keys []string, which []int, keyTimeout time.Duration, results []keyResult) {
+	workers := min(runtime.GOMAXPROCS(0), len(which))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -147,29 +183,31 @@ func checkKeys(ctx context.Context, model porcupine.Model, byKey map[string][]po
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = keyResult{key: keys[i], result: checkOneKey(ctx, model, byKey[keys[i]])}
+				results[i] = keyResult{key: keys[i], result: checkOneKey(ctx, model, byKey[keys[i]], keyTimeout)}
 			}
 		}()
 	}
-	for i := range keys {
+	for _, i := range which {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return results
 }
 
-// checkOneKey runs porcupine on one key's operations with whatever time is
-// left before ctx's deadline.
-func checkOneKey(ctx context.Context, model porcupine.Model, ops []porcupine.Operation) porcupine.CheckResult {
+// checkOneKey runs porcupine on one key's operations for at most keyTimeout
+// (0: no cap) and never past ctx's deadline.
+func checkOneKey(ctx context.Context, model porcupine.Model, ops []porcupine.Operation, keyTimeout time.Duration) porcupine.CheckResult {
 	if ctx.Err() != nil {
 		return porcupine.Unknown
 	}
-	var timeout time.Duration
+	timeout := keyTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		timeout = time.Until(deadline)
-		if timeout <= 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return porcupine.Unknown
+		}
+		if timeout == 0 || left < timeout {
+			timeout = left
 		}
 	}
 	return porcupine.CheckOperationsTimeout(model, ops, timeout)
@@ -192,15 +230,62 @@ func describeFailingKey(ctx context.Context, model porcupine.Model, key string, 
 	if timeout <= 0 {
 		return fk
 	}
-	_, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
+	result, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
+	var longest [][]int
 	for _, partition := range info.PartialLinearizations() {
 		for _, lin := range partition {
-			if len(lin) > fk.LongestLinearizable {
+			switch {
+			case len(lin) > fk.LongestLinearizable:
 				fk.LongestLinearizable = len(lin)
+				longest = [][]int{lin}
+			case len(lin) == fk.LongestLinearizable:
+				longest = append(longest, lin)
 			}
 		}
 	}
+	if result == porcupine.Illegal {
+		fk.FirstFlagged = firstUnlinearized(ops, longest)
+	}
 	return fk
+}
+
+// firstUnlinearized returns the call time of the op that a longest
+// partial linearization could not take: of the ops it leaves out, the one
+// that returns first. Porcupine walks the history in time order and
+// backtracks at the first return of an op it has not linearized, so that op
+// is the one it flags; ops left out that return later (a slow read invoked
+// long before, an indeterminate write, which never returns) were merely still
+// pending. Porcupine numbers ops by their position in ops (the models do not
+// partition), so a linearization is a list of indexes into ops. When several
+// linearizations are equally long, the latest flagged op is taken: every
+// explanation the search found has broken down by then. Nil when every op
+// with a return is covered (which an illegal history cannot produce).
+func firstUnlinearized(ops []porcupine.Operation, longest [][]int) *int64 {
+	var flagged *int64
+	for _, lin := range longest {
+		in := make([]bool, len(ops))
+		for _, id := range lin {
+			if id >= 0 && id < len(ops) {
+				in[id] = true
+			}
+		}
+		blocking := -1
+		for i, op := range ops {
+			if in[i] || op.Return == infinity {
+				continue
+			}
+			if blocking < 0 || op.Return < ops[blocking].Return {
+				blocking = i
+			}
+		}
+		if blocking < 0 {
+			continue
+		}
+		if call := ops[blocking].Call; flagged == nil || call > *flagged {
+			flagged = &call
+		}
+	}
+	return flagged
 }
 
 // verboseTimeout bounds the verbose rerun of one failing key; the plain

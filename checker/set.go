@@ -24,7 +24,9 @@ const DefaultMaxElements = 50
 //
 // The verdict is invalid if anything is lost, unexpected, failed-present or
 // duplicated; unknown if a key with acknowledged appends has no successful
-// final read; else valid.
+// final read; else valid. An invalid Result's FirstFlagged is the earliest of:
+// the completion of an acknowledged append that is lost, and the invoke of a
+// final read showing an unexpected, failed or duplicated element.
 type Set struct {
 	// MaxElements bounds the lists in the details; 0 means DefaultMaxElements.
 	MaxElements int
@@ -69,7 +71,9 @@ func (s Set) Name() string { return "set" }
 
 type setKey struct {
 	outcome    map[int64]history.Type // element -> outcome of its append
+	ackTime    map[int64]int64        // element -> completion time of its acknowledged append
 	finalReads []history.Op           // ok final read completions
+	readCalls  []int64                // invoke time of each final read, as finalReads
 }
 
 // Check compares appends with final reads.
@@ -87,7 +91,7 @@ func (s Set) Check(_ context.Context, in Input) Result {
 	get := func(k string) *setKey {
 		sk := keys[k]
 		if sk == nil {
-			sk = &setKey{outcome: map[int64]history.Type{}}
+			sk = &setKey{outcome: map[int64]history.Type{}, ackTime: map[int64]int64{}}
 			keys[k] = sk
 		}
 		return sk
@@ -101,11 +105,13 @@ func (s Set) Check(_ context.Context, in Input) Result {
 				continue
 			}
 			o := p.Outcome()
-			get(p.Invoke.Key).outcome[*p.Invoke.Value] = o
+			sk := get(p.Invoke.Key)
+			sk.outcome[*p.Invoke.Value] = o
 			d.Attempted++
 			switch o {
 			case history.OK:
 				d.Acknowledged++
+				sk.ackTime[*p.Invoke.Value] = p.Completion.Time
 			case history.Info:
 				d.Indeterminate++
 			}
@@ -117,6 +123,7 @@ func (s Set) Check(_ context.Context, in Input) Result {
 					r.Node = p.Invoke.Node
 				}
 				sk.finalReads = append(sk.finalReads, r)
+				sk.readCalls = append(sk.readCalls, p.Invoke.Time)
 				d.FinalReads++
 			}
 		}
@@ -131,17 +138,25 @@ func (s Set) Check(_ context.Context, in Input) Result {
 		l.Count++
 		l.Elements = boundedAppend(l.Elements, maxElems, e)
 	}
+	var flagged *int64
+	flag := func(t int64) { flagged = minTime(flagged, &t) }
 	for _, k := range names {
 		sk := keys[k]
 		present := map[int64]bool{}
-		for _, r := range sk.finalReads {
+		firstSeen := map[int64]int64{} // element -> invoke of the earliest final read showing it
+		for i, r := range sk.finalReads {
+			call := sk.readCalls[i]
 			seen := map[int64]bool{}
 			for _, e := range r.List {
 				if seen[e] {
 					add(&d.Duplicated, e)
+					flag(call)
 				}
 				seen[e] = true
 				present[e] = true
+				if t, ok := firstSeen[e]; !ok || call < t {
+					firstSeen[e] = call
+				}
 			}
 		}
 		for _, e := range sortedElements(present) {
@@ -149,8 +164,10 @@ func (s Set) Check(_ context.Context, in Input) Result {
 			switch {
 			case !attempted:
 				add(&d.Unexpected, e)
+				flag(firstSeen[e])
 			case o == history.Fail:
 				add(&d.FailedPresent, e)
+				flag(firstSeen[e])
 			case o == history.Info:
 				add(&d.Recovered, e)
 			}
@@ -161,6 +178,7 @@ func (s Set) Check(_ context.Context, in Input) Result {
 				acked = true
 				if len(sk.finalReads) > 0 && !present[e] {
 					add(&d.Lost, e)
+					flag(sk.ackTime[e])
 				}
 			}
 		}
@@ -187,6 +205,7 @@ func (s Set) Check(_ context.Context, in Input) Result {
 	switch {
 	case d.Lost.Count+d.Unexpected.Count+d.FailedPresent.Count+d.Duplicated.Count > 0:
 		res.Verdict = Invalid
+		res.FirstFlagged = flagged
 		res.Reason = fmt.Sprintf("%d lost, %d unexpected, %d failed but present, %d duplicated elements", d.Lost.Count, d.Unexpected.Count, d.FailedPresent.Count, d.Duplicated.Count)
 	case len(d.KeysWithoutFinalRead) > 0:
 		res.Verdict = Unknown

@@ -45,11 +45,23 @@ func (r BugResult) ReportLink() string {
 	return "-"
 }
 
-// FalseAlarms counts the correct node's runs whose verdict is not valid.
+// FalseAlarms counts the correct node's runs found invalid.
 func (c CorrectResult) FalseAlarms() int {
 	n := 0
 	for _, run := range c.Runs {
-		if run.Verdict != string(checker.Valid) {
+		if run.Verdict == string(checker.Invalid) {
+			n++
+		}
+	}
+	return n
+}
+
+// Undecided counts the correct node's runs that were neither valid nor
+// invalid (unknown, or a harness error): not a pass either.
+func (c CorrectResult) Undecided() int {
+	n := 0
+	for _, run := range c.Runs {
+		if run.Verdict != string(checker.Invalid) && run.Verdict != string(checker.Valid) {
 			n++
 		}
 	}
@@ -101,7 +113,7 @@ func (rep BugsReport) ExitCode() int {
 				return ExitInternal
 			}
 		}
-		if c.FalseAlarms() > 0 {
+		if c.FalseAlarms()+c.Undecided() > 0 {
 			failed = true
 		}
 	}
@@ -148,7 +160,7 @@ func PrintBugsTable(w io.Writer, rep BugsReport) {
 	if !rep.SkipCorrect {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "CORRECT NODE\tWORKLOAD\tNEMESIS\tNODES\tRUNS\tFALSE ALARMS\tPER RUN\tREPORT")
+		fmt.Fprintln(tw, "CORRECT NODE\tWORKLOAD\tNEMESIS\tNODES\tRUNS\tFALSE ALARMS\tUNDECIDED\tPER RUN\tREPORT")
 		for _, c := range rep.Correct {
 			link := "-"
 			for _, run := range c.Runs {
@@ -157,8 +169,8 @@ func PrintBugsTable(w io.Writer, rep BugsReport) {
 					break
 				}
 			}
-			fmt.Fprintf(tw, "config of %s\t%s\t%s\t%d\t%d\t%d/%d\t%s\t%s\n", strings.Join(c.Bugs, ","), c.Bug.Workload,
-				describeNemesis(c.Bug), c.Bug.Nodes, len(c.Runs), c.FalseAlarms(), len(c.Runs), perRun(c.Runs), link)
+			fmt.Fprintf(tw, "config of %s\t%s\t%s\t%d\t%d\t%d/%d\t%d/%d\t%s\t%s\n", strings.Join(c.Bugs, ","), c.Bug.Workload,
+				describeNemesis(c.Bug), c.Bug.Nodes, len(c.Runs), c.FalseAlarms(), len(c.Runs), c.Undecided(), len(c.Runs), perRun(c.Runs), link)
 		}
 		tw.Flush()
 	}
@@ -176,7 +188,11 @@ func PrintBugsTable(w io.Writer, rep BugsReport) {
 	for _, c := range rep.Correct {
 		for _, run := range c.Runs {
 			if run.Verdict != string(checker.Valid) {
-				notes = append(notes, fmt.Sprintf("false alarm: correct node, config of %s (seed %d): %s: %s %s", c.Bugs[0], run.Seed, run.Verdict, run.Reason, run.Dir))
+				kind := "false alarm"
+				if run.Verdict != string(checker.Invalid) {
+					kind = "undecided"
+				}
+				notes = append(notes, fmt.Sprintf("%s: correct node, config of %s (seed %d): %s: %s %s", kind, c.Bugs[0], run.Seed, run.Verdict, run.Reason, run.Dir))
 			}
 		}
 	}
@@ -237,6 +253,11 @@ func formatBugRun(r BugRun) string {
 		r.Duration.Truncate(time.Second), flag, r.Reason, r.Dir)
 }
 
+// formatSeconds prints tenths of a second, hundredths below one second (a
+// stale read is often flagged within milliseconds of the first op).
 func formatSeconds(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }

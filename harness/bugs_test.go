@@ -147,8 +147,8 @@ func TestBugsExitCodeAndTable(t *testing.T) {
 		{"false alarm", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", detected(time.Second))},
 			Correct: correct(BugRun{Verdict: "invalid", Reason: "linearizability found a violation", Dir: "store/c"})}, ExitInvalid,
 			[]string{"1/1", "false alarm: correct node, config of stale-read", "store/c/index.html"}},
-		{"unknown on the correct node is a false alarm", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", detected(time.Second))},
-			Correct: correct(BugRun{Verdict: "unknown"})}, ExitInvalid, []string{"1/1"}},
+		{"unknown on the correct node is not a pass", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", detected(time.Second))},
+			Correct: correct(BugRun{Verdict: "unknown", Reason: "timed out"})}, ExitInvalid, []string{"UNDECIDED", "undecided: correct node, config of stale-read (seed 0): unknown: timed out"}},
 		{"harness error", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", BugRun{Verdict: "error", Reason: "docker gone"})},
 			Correct: correct(valid)}, ExitInternal, []string{"0/1", "error"}},
 		{"invalid without a flagged op still counts", BugsReport{Runs: 1, Bugs: []BugResult{
@@ -209,7 +209,7 @@ func TestRunBugsLoop(t *testing.T) {
 	dir := writeHistory(t, mainStart)
 	var specs []Spec
 	opts := BugsOptions{
-		Bugs: []string{"stale-read", "no-generation-check", "skip-fsync"}, Runs: 2, TimeLimit: 7 * time.Second,
+		Bugs: []string{"stale-read", "forget-vote", "commit-old-generation", "skip-fsync"}, Runs: 2, TimeLimit: 7 * time.Second,
 		Base: DefaultSpec(), Seed: 1,
 		run: func(_ context.Context, spec Spec) (Outcome, error) {
 			specs = append(specs, spec)
@@ -225,12 +225,15 @@ func TestRunBugsLoop(t *testing.T) {
 	rep := RunBugs(context.Background(), opts, nil)
 	require.NoError(t, rep.Err)
 
-	// stale-read and no-generation-check share a configuration: the correct
-	// node runs it once (2 runs), skip-fsync's once more: 3*2 + 2*2 runs.
-	require.Len(t, specs, 10)
-	require.Len(t, rep.Bugs, 3)
-	require.Len(t, rep.Correct, 2)
-	assert.Equal(t, []string{"stale-read", "no-generation-check"}, rep.Correct[0].Bugs)
+	// Bugs with the same configuration share the correct node's runs.
+	configs := map[string]bool{}
+	for _, name := range opts.Bugs {
+		b, _ := BugByName(name)
+		configs[b.configKey()] = true
+	}
+	require.Len(t, specs, 4*2+len(configs)*2)
+	require.Len(t, rep.Bugs, 4)
+	require.Len(t, rep.Correct, len(configs))
 	for _, s := range specs {
 		assert.Equal(t, 7*time.Second, s.TimeLimit)
 	}
@@ -252,6 +255,15 @@ func TestRunBugsLoop(t *testing.T) {
 	for i := range rep.Bugs {
 		assert.Equal(t, rep.Bugs[i].Runs[0].Seed, again.Bugs[i].Runs[0].Seed, "the master seed fixes every run's seed")
 	}
+}
+
+func TestBugsShareCorrectRuns(t *testing.T) {
+	a, _ := BugByName("forget-vote")
+	b := a
+	b.Name = "other"
+	assert.Equal(t, a.configKey(), b.configKey(), "the unsafe switch is not part of the configuration")
+	b.NodeFlags = []string{"--read-mode=lease"}
+	assert.NotEqual(t, a.configKey(), b.configKey())
 }
 
 func TestRunBugsStopsWhenCancelled(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,10 @@ import (
 func newBugsCommand() *cobra.Command {
 	opts := harness.BugsOptions{Runs: harness.DefaultBugRuns, TimeLimit: harness.DefaultBugTimeLimit}
 	base := harness.DefaultSpec()
+	// Runs that catch a bug, and kill runs, leave histories with many
+	// indeterminate ops; give porcupine more time than a plain test so the
+	// correct node's verdict is decided rather than unknown.
+	base.CheckTimeout = 2 * time.Minute
 	var bugList string
 	var list bool
 	cmd := &cobra.Command{
@@ -73,6 +78,7 @@ harness error.`,
 	fl.DurationVar(&opts.TimeLimit, "time-limit", opts.TimeLimit, "length of each run's main phase")
 	fl.StringVar(&base.Store, "store", base.Store, "directory for run results")
 	fl.IntVar(&base.Concurrency, "concurrency", base.Concurrency, "number of concurrent logical clients")
+	fl.DurationVar(&base.CheckTimeout, "check-timeout", base.CheckTimeout, "linearizability check timeout per run (past it the verdict is unknown)")
 	fl.Int64Var(&opts.Seed, "seed", 0, "master seed the runs' seeds are drawn from (default: random, printed)")
 	fl.BoolVar(&opts.SkipCorrect, "skip-correct", false, "do not run the correct node (false alarms are then not checked)")
 	fl.BoolVar(&list, "list", false, "print the catalogue (bug, workload, nemesis, why) and exit")
