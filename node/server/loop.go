@@ -251,7 +251,7 @@ func (s *Server) sendReplication(msgs []raft.Message) (later []raft.Message) {
 // fsync (group commit).
 func (s *Server) persist(rd raft.Ready, hs *raft.HardState, termOrVoteChanged bool) error {
 	if rd.Snapshot != nil {
-		if err := s.wal.SaveSnapshot(*rd.Snapshot); err != nil {
+		if err := s.wal.InstallSnapshot(*rd.Snapshot); err != nil {
 			return fmt.Errorf("save received snapshot at index %d: %w", rd.Snapshot.Index, err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 //	recordEntry:     term u64 | index u64 | entry type u8 | data
 //	recordHardState: term u64 | commit u64 | uvarint len(vote) | vote
 //	recordSnapshot:  index u64 | term u64
+//	recordRestore:   index u64 | term u64
 //
 // A record never spans segments. The CRC covers the body only; a damaged
 // length is caught because the bytes it points at do not checksum.
@@ -34,12 +35,17 @@ type recordType uint8
 const (
 	recordEntry     recordType = 1
 	recordHardState recordType = 2
-	// recordSnapshot marks the point in the log at which a snapshot was
-	// saved. Replay uses it the way the replication core used the snapshot:
-	// if the log holds the snapshot's entry with the same term, the entries
-	// after it stay; otherwise the whole log is discarded (it was a divergent
-	// branch) and the log restarts after the snapshot.
+	// recordSnapshot marks the point in the log at which the node saved a
+	// snapshot of its own state machine (SaveSnapshot). The core compacted
+	// its log there and kept every entry after it, so replay keeps the log.
+	// Logs written before recordRestore existed use it for received
+	// snapshots too; replayState.applySnapshotMark reads those as well.
 	recordSnapshot recordType = 3
+	// recordRestore marks the point at which a snapshot received from the
+	// leader was installed (InstallSnapshot). The core discarded its whole
+	// log there (it lacked the snapshot's entry or held a divergent one), so
+	// replay discards it too and the log restarts after the snapshot.
+	recordRestore recordType = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -72,11 +78,12 @@ func appendHardStateRecord(buf []byte, hs raft.HardState) []byte {
 	return sealRecord(buf, start)
 }
 
-// appendSnapshotRecord appends the snapshot marker for (index, term) to buf.
-func appendSnapshotRecord(buf []byte, index, term uint64) []byte {
+// appendSnapshotRecord appends the marker of type typ (recordSnapshot or
+// recordRestore) for a snapshot at (index, term) to buf.
+func appendSnapshotRecord(buf []byte, typ recordType, index, term uint64) []byte {
 	start := len(buf)
 	buf = append(buf, make([]byte, recordHeaderBytes)...)
-	buf = append(buf, byte(recordSnapshot))
+	buf = append(buf, byte(typ))
 	buf = binary.LittleEndian.AppendUint64(buf, index)
 	buf = binary.LittleEndian.AppendUint64(buf, term)
 	return sealRecord(buf, start)
@@ -184,7 +191,7 @@ func decodeBody(body []byte) (record, error) {
 			return record{}, fmt.Errorf("%w: hard state vote length", errBadBody)
 		}
 		r.hardState.Vote = string(p[16+n:])
-	case recordSnapshot:
+	case recordSnapshot, recordRestore:
 		if len(p) != 16 {
 			return record{}, fmt.Errorf("%w: snapshot marker payload of %d bytes", errBadBody, len(p))
 		}
@@ -205,7 +212,7 @@ func validRecordAfter(data []byte, from int) bool {
 		if n == 0 || n > maxRecordBytes || off+recordHeaderBytes+int(n) > len(data) {
 			continue
 		}
-		if t := recordType(data[off+recordHeaderBytes]); t < recordEntry || t > recordSnapshot {
+		if t := recordType(data[off+recordHeaderBytes]); t < recordEntry || t > recordRestore {
 			continue
 		}
 		body, _, problem := readFrame(data, off)

@@ -96,6 +96,8 @@ func (s *replayState) replaySegment(seg segmentImage) error {
 			s.hardState = rec.hardState
 		case recordSnapshot:
 			s.applySnapshotMark(rec.snapIndex, rec.snapTerm)
+		case recordRestore:
+			s.applyRestoreMark(rec.snapIndex)
 		}
 		off = next
 	}
@@ -126,12 +128,33 @@ func (s *replayState) applyEntry(e raft.Entry) error {
 	return nil
 }
 
-// applySnapshotMark replays the saving of a snapshot at (index, term): a log
-// that holds the same entry at index is kept; any other log is discarded.
+// applySnapshotMark replays the saving of the node's own snapshot at (index,
+// term). The core kept its log, so replay keeps it too, including when the
+// entry at index is no longer there: segments whose entries are all at or
+// below a low-water mark are deleted, and the marker can sit after entries
+// above index in a surviving segment (the node applied index while later
+// entries were already in its log). Discarding the log there would lose
+// those entries and then refuse to start on the ones after the marker.
+//
+// Logs written before recordRestore existed also used this marker for
+// snapshots received from the leader, for which the core discarded its log.
+// Those are recognised by what only they can leave behind: a log that holds
+// a different entry at index, or one that ends below index.
 func (s *replayState) applySnapshotMark(index, term uint64) {
-	if t, ok := s.termAt(index); ok && t == term {
+	if len(s.log) == 0 {
+		// Whatever preceded the marker was deleted: nothing to keep or drop,
+		// and no way to tell where the next entry must start.
+		s.base = 0
 		return
 	}
+	if t, ok := s.termAt(index); ok && t != term || !ok && s.lastIndex() < index {
+		s.applyRestoreMark(index)
+	}
+}
+
+// applyRestoreMark replays the installing of a snapshot received from the
+// leader at index: the whole log is discarded and restarts after index.
+func (s *replayState) applyRestoreMark(index uint64) {
 	s.log = s.log[:0]
 	s.base = index
 }

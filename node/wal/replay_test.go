@@ -24,7 +24,7 @@ func encodeLog(items ...any) []byte {
 		case raft.HardState:
 			buf = appendHardStateRecord(buf, v)
 		case [2]uint64:
-			buf = appendSnapshotRecord(buf, v[0], v[1])
+			buf = appendSnapshotRecord(buf, recordSnapshot, v[0], v[1])
 		default:
 			panic("encodeLog: unknown item")
 		}

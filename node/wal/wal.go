@@ -361,15 +361,28 @@ func (w *WAL) fsync(f *os.File) error {
 	return f.Sync()
 }
 
-// SaveSnapshot makes s durable as a snapshot file, records it in the log,
-// syncs the log, keeps the newest two snapshot files, and deletes the
-// segments whose entries are all at or below s.Index. s.Index becomes the
-// low-water mark. A snapshot not newer than the low-water mark is ignored.
-//
-// s may be one the node took at an applied index (its entry is in the log)
-// or one received from the leader (the log may lack it or disagree with it;
-// then recovery discards the log before it, as the replication core did).
+// SaveSnapshot makes s, a snapshot of the node's own state machine at an
+// applied index (so its entry is in the log), durable as a snapshot file,
+// records it in the log, syncs the log, keeps the newest two snapshot files,
+// and deletes the segments whose entries are all at or below s.Index.
+// s.Index becomes the low-water mark; the entries after it stay, as they do
+// in the replication core's compacted log. A snapshot not newer than the
+// low-water mark is ignored.
 func (w *WAL) SaveSnapshot(s raft.Snapshot) error {
+	return w.saveSnapshot(s, recordSnapshot)
+}
+
+// InstallSnapshot is SaveSnapshot for a snapshot received from the leader,
+// which the replication core installs by discarding its whole log (the log
+// lacked the snapshot's entry or disagreed with it): recovery discards the
+// entries written before it too, and the log restarts after s.Index.
+func (w *WAL) InstallSnapshot(s raft.Snapshot) error {
+	return w.saveSnapshot(s, recordRestore)
+}
+
+// saveSnapshot does SaveSnapshot's and InstallSnapshot's work; typ is the
+// marker that tells replay whether the log before the snapshot was kept.
+func (w *WAL) saveSnapshot(s raft.Snapshot, typ recordType) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
@@ -382,7 +395,7 @@ func (w *WAL) SaveSnapshot(s raft.Snapshot) error {
 		return w.fail(err)
 	}
 	w.snapshots = append(w.snapshots, s.Index)
-	mark := appendSnapshotRecord(nil, s.Index, s.Term)
+	mark := appendSnapshotRecord(nil, typ, s.Index, s.Term)
 	if _, err := w.bw.Write(mark); err != nil {
 		return w.fail(fmt.Errorf("write segment %s: %w", w.segmentPath(w.activeSeq), err))
 	}

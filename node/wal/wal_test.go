@@ -354,3 +354,38 @@ func TestSnapshotsKeepNewestTwo(t *testing.T) {
 	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 35, Term: 1}), "an older snapshot is ignored")
 	assert.Equal(t, uint64(40), w.LowWaterMark())
 }
+
+// TestOwnSnapshotBelowLogKeepsLaterEntries is the regression test for a node
+// that could not restart: an own snapshot taken at the last entry of a
+// segment (while later entries already sat in the next segment) deleted that
+// segment, and replay then discarded the later entries and refused the log
+// as having a gap.
+func TestOwnSnapshotBelowLogKeepsLaterEntries(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{SegmentBytes: 512})
+	hs := &raft.HardState{Term: 1, Vote: "n1"}
+	appendSync(t, w, hs, makeEntries(1, 1, 1))
+	// Append until a second segment exists; first is its first entry.
+	var first uint64
+	for i := uint64(2); i < 1000 && first == 0; i++ {
+		appendSync(t, w, nil, makeEntries(i, i, 1))
+		if len(segmentFiles(t, dir)) == 2 {
+			first = i
+		}
+	}
+	require.NotZero(t, first, "no rollover happened")
+	appendSync(t, w, nil, makeEntries(first+1, first+2, 1))
+
+	// Snapshot at the last entry of the first segment: it is deleted.
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: first - 1, Term: 1, Data: []byte("state")}))
+	appendSync(t, w, nil, makeEntries(first+3, first+3, 1))
+	crash(w)
+
+	w2, rec := openWAL(t, dir, Options{SegmentBytes: 512})
+	defer w2.Close()
+	require.NotNil(t, rec.Snapshot)
+	assert.Equal(t, first-1, rec.Snapshot.Index)
+	require.Len(t, rec.Entries, 4, "entries after the snapshot must survive")
+	assert.Equal(t, first, rec.Entries[0].Index)
+	assert.Equal(t, first+3, rec.Entries[3].Index)
+}
