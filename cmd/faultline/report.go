@@ -30,8 +30,13 @@ func newReportCommand() *cobra.Command {
 			if err := reports.WriteRun(dir, reports.WriteOptions{Model: wl.Model()}); err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
-			// The store is two levels up: store/<test>/<time>.
-			store := filepath.Dir(filepath.Dir(filepath.Clean(dir)))
+			// The store is two levels up from the real run directory:
+			// store/<test>/<time> (dir may be the store/latest link).
+			real, err := filepath.EvalSymlinks(dir)
+			if err != nil {
+				return &exitError{code: harness.ExitInternal, err: err}
+			}
+			store := filepath.Dir(filepath.Dir(real))
 			if err := reports.WriteIndex(store); err != nil {
 				fmt.Fprintln(os.Stderr, "faultline: store index:", err)
 			}
