@@ -164,6 +164,12 @@ func (s *Server) await(w http.ResponseWriter, r *http.Request, done <-chan write
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	s.replyStatus(w, r)
+}
+
+// replyStatus answers with the node's current status, read through the
+// update loop within the request timeout.
+func (s *Server) replyStatus(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	st, err := s.currentStatus(ctx)
@@ -195,14 +201,7 @@ func (s *Server) handleClock(w http.ResponseWriter, r *http.Request) {
 	s.log.Warn("clock fault applied", "action", cmd.Action, "offset_ms", cmd.OffsetMillis, "delta_ms", cmd.DeltaMillis,
 		"period_ms", cmd.PeriodMillis, "duration_ms", cmd.DurationMillis, "rate", cmd.Rate,
 		"clock_offset", s.clock.Offset(), "clock_rate", s.clock.Rate())
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	st, err := s.currentStatus(ctx)
-	if err != nil {
-		replyJSON(w, http.StatusServiceUnavailable, client.ErrorResponse{Error: "status: " + err.Error()})
-		return
-	}
-	replyJSON(w, http.StatusOK, st)
+	s.replyStatus(w, r)
 }
 
 func (s *Server) applyClock(cmd client.ClockCommand) error {
