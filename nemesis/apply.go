@@ -40,6 +40,12 @@ func (n *Nemesis) apply(ctx context.Context, fault *history.Fault) error {
 		return n.eachLink(fault, func(node string, peers []string) error {
 			return n.cluster.SetLoss(ctx, node, peers, fault.LossPercent)
 		})
+	case KindStaleLeader:
+		n.networkDirty = true
+		return n.applyStaleLeader(ctx, fault)
+	case KindSkewedLeader:
+		n.networkDirty = true
+		return n.applySkewedLeader(ctx, fault)
 	case KindDelay:
 		n.networkDirty = true
 		delayMillis, _ := strconv.ParseInt(fault.Params["delay_ms"], 10, 64)
@@ -56,12 +62,14 @@ func (n *Nemesis) apply(ctx context.Context, fault *history.Fault) error {
 // offsets after the reset). The caller holds n.mu.
 func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 	switch fault.Kind {
-	case KindPartition, KindLoss, KindDelay:
+	case KindPartition, KindLoss, KindDelay, KindStaleLeader:
 		if err := n.cluster.HealNetwork(ctx); err != nil {
 			return fmt.Errorf("heal network: %w", err)
 		}
 		n.networkDirty = false
 		return nil
+	case KindSkewedLeader:
+		return n.healSkewedLeader(ctx, fault)
 	case KindKill:
 		recovery, err := n.startKilled(ctx)
 		var longest time.Duration

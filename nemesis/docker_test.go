@@ -179,3 +179,80 @@ func TestDockerFaults(t *testing.T) {
 		requireAllPairsReach(t, c)
 	})
 }
+
+// TestDockerTargetedFaults applies stale-leader and skewed-leader to a real
+// three-node cluster of correct nodes: each must find the leader, see a new
+// one elected by the others, leave the network (and clock) it says it left,
+// and heal to one leader that every node follows.
+func TestDockerTargetedFaults(t *testing.T) {
+	c := newDockerCluster(t, 3)
+	rec := history.NewMemoryRecorder()
+	n, err := New(c, rec, Options{Faults: []string{KindStaleLeader, KindSkewedLeader}, Interval: time.Second, Seed: 1})
+	require.NoError(t, err)
+	ctx := context.Background()
+	t.Cleanup(func() { timings(t, rec) })
+
+	leader := func() string {
+		var leaders []string
+		require.Eventually(t, func() bool {
+			leaders, _ = c.Primaries(ctx)
+			return len(leaders) == 1
+		}, 30*time.Second, 50*time.Millisecond)
+		return leaders[0]
+	}
+
+	t.Run("stale-leader", func(t *testing.T) {
+		old := leader()
+		seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindStaleLeader, Shape: ShapeLeader}, Fallback: "n1"})
+		op := lastCompletion(t, rec, history.FStart)
+		require.Equal(t, history.OK, op.Type, op.Error)
+		elected := op.Fault.Params["new_leader"]
+		require.NotContains(t, []string{"", "none", old}, elected, "params %v", op.Fault.Params)
+		assert.Equal(t, []string{old, elected}, op.Fault.Targets)
+		t.Logf("%s replaced by %s after %s ms", old, elected, op.Fault.Params["new_leader_ms"])
+		assert.False(t, reaches(t, c, old, elected), "old leader reaches the new one")
+		assert.False(t, reaches(t, c, elected, old), "new leader reaches the old one")
+		for _, other := range c.Nodes() {
+			if other != old && other != elected {
+				assert.True(t, reaches(t, c, old, other), "old leader cannot reach %s", other)
+				assert.True(t, reaches(t, c, other, old), "%s cannot reach the old leader", other)
+			}
+		}
+		// A correct old leader hears the newer generation from the node it
+		// still reaches and steps down.
+		require.Eventually(t, func() bool {
+			st, err := c.Status(ctx, old)
+			return err == nil && st.Role != "leader"
+		}, 10*time.Second, 50*time.Millisecond, "%s still leads", old)
+		n.stop(ctx, seq)
+		require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
+		requireAllPairsReach(t, c)
+	})
+
+	t.Run("skewed-leader", func(t *testing.T) {
+		old := leader()
+		step := Step{Fault: history.Fault{Kind: KindSkewedLeader, Shape: ShapeLeader, Params: map[string]string{"delta_ms": "-20000"}}, Fallback: "n1"}
+		seq, _ := n.start(ctx, step)
+		op := lastCompletion(t, rec, history.FStart)
+		require.Equal(t, history.OK, op.Type, op.Error)
+		assert.Equal(t, map[string]int64{old: -20000}, op.Fault.ClockOffsetsMillis)
+		assert.NotContains(t, []string{"", "none", old}, op.Fault.Params["new_leader"], "params %v", op.Fault.Params)
+		st, err := c.Status(ctx, old)
+		require.NoError(t, err)
+		assert.Equal(t, int64(-20000), st.ClockOffsetMillis)
+		for _, other := range c.Nodes() {
+			if other != old {
+				assert.False(t, reaches(t, c, old, other), "isolated leader reaches %s", other)
+			}
+		}
+		n.stop(ctx, seq)
+		require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
+		st, err = c.Status(ctx, old)
+		require.NoError(t, err)
+		assert.Zero(t, st.ClockOffsetMillis)
+		requireAllPairsReach(t, c)
+	})
+
+	require.NoError(t, n.HealAll(ctx))
+	requireHealedHistory(t, rec.History())
+}

@@ -17,11 +17,27 @@ const (
 	KindDelay     = "delay"
 )
 
-// Kinds lists every fault kind in the order ParseFaults reports them.
-var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay}
+// Targeted faults compose the basic ones around the current leader and follow
+// the cluster's state while they are applied (see scenario.go). They are
+// built to open the narrow windows that specific bugs need, which random
+// faults almost never line up.
+const (
+	// KindStaleLeader cuts the leader off from every other node until the
+	// others elect a new leader, then lets the old leader reach every node
+	// but the new one, while it may still believe it leads.
+	KindStaleLeader = "stale-leader"
+	// KindSkewedLeader cuts the leader off from every other node and then
+	// jumps its clock back, so a lease measured on the wall clock outlives
+	// its leadership.
+	KindSkewedLeader = "skewed-leader"
+)
 
-// AllKinds is what "all" expands to: every kind that runs on any kernel
-// (delay needs netem, so it must be asked for by name).
+// Kinds lists every fault kind in the order ParseFaults reports them.
+var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader}
+
+// AllKinds is what "all" expands to: every basic kind that runs on any
+// kernel (delay needs netem, and the targeted kinds are for hunting specific
+// bugs, so those must be asked for by name).
 var AllKinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss}
 
 // ErrNoNetem is returned when delay is requested on a kernel without netem.
@@ -104,5 +120,9 @@ var (
 )
 
 func isNetworkKind(kind string) bool {
-	return kind == KindPartition || kind == KindLoss || kind == KindDelay
+	switch kind {
+	case KindPartition, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader:
+		return true
+	}
+	return false
 }

@@ -25,9 +25,13 @@ type memCluster struct {
 
 	mu     sync.Mutex
 	leader string
-	killed map[string]bool
-	paused map[string]bool
-	grudge map[string][]string
+	// successor, when set, takes over as leader once Primaries has been
+	// asked electAfter more times (an election the nemesis waits for).
+	successor  string
+	electAfter int
+	killed     map[string]bool
+	paused     map[string]bool
+	grudge     map[string][]string
 	// loss maps node -> from -> percent.
 	loss  map[string]map[string]float64
 	delay map[string][]string
@@ -100,6 +104,12 @@ func (c *memCluster) Primaries(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer done()
+	if c.successor != "" {
+		if c.electAfter <= 0 {
+			c.leader, c.successor = c.successor, ""
+		}
+		c.electAfter--
+	}
 	if c.leader == "" || c.up(c.leader) != nil {
 		return nil, nil
 	}

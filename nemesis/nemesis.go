@@ -67,6 +67,8 @@ type Nemesis struct {
 	clockDirty map[string]bool
 	// seq numbers the faults started, to match a stop to its start.
 	seq int
+	// newLeaderWait bounds stale-leader's wait for an election.
+	newLeaderWait time.Duration
 
 	// description is what Active returns; read without mu so a progress
 	// line never waits on a slow cluster call.
@@ -95,6 +97,8 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 		killed:     map[string]bool{},
 		paused:     map[string]bool{},
 		clockDirty: map[string]bool{},
+
+		newLeaderWait: newLeaderWait,
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -227,6 +231,7 @@ func (n *Nemesis) start(ctx context.Context, step Step) (int, bool) {
 	err := n.apply(ctx, &fault)
 	fault.Params["apply_ms"] = millis(time.Since(began))
 	n.active.fault = fault
+	n.setDescription(fault) // a targeted fault may have changed its targets
 	n.complete(history.FStart, fault, err)
 	return n.seq, true
 }
@@ -297,7 +302,8 @@ func (n *Nemesis) resolveLeader(ctx context.Context, fault *history.Fault, fallb
 		leader = fallback
 	}
 	fault.Targets = []string{leader}
-	if fault.Kind == KindPartition {
+	switch fault.Kind {
+	case KindPartition, KindStaleLeader, KindSkewedLeader:
 		fault.Grudge = Isolate(n.nodes, leader)
 	}
 }
@@ -326,7 +332,13 @@ func describe(f history.Fault) string {
 }
 
 func isLeaderShaped(f history.Fault) bool {
-	return f.Shape == ShapeLeader && (f.Kind == KindPartition || f.Kind == KindKill || f.Kind == KindPause)
+	switch f.Kind {
+	case KindStaleLeader, KindSkewedLeader:
+		return true
+	case KindPartition, KindKill, KindPause:
+		return f.Shape == ShapeLeader
+	}
+	return false
 }
 
 // cloneFault deep-copies a fault so that a recorded op never shares maps or

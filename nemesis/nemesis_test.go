@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -361,4 +362,84 @@ func TestNoFaults(t *testing.T) {
 	assert.Empty(t, c.callLog())
 	assert.Empty(t, rec.History())
 	assert.Empty(t, n.Schedule(10))
+}
+
+func TestStaleLeaderReconnectsAllButTheNewLeader(t *testing.T) {
+	c := newMemCluster(5)
+	c.leader, c.successor, c.electAfter = "n2", "n4", 3
+	n, rec := newStepNemesis(t, c, KindStaleLeader)
+	ctx := context.Background()
+	step := n.Schedule(1)[0]
+	require.Equal(t, ShapeLeader, step.Fault.Shape)
+	require.Empty(t, step.Fault.Targets, "the leader is resolved at start")
+
+	seq, _ := n.start(ctx, step)
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	// First the old leader is isolated, then, once n4 leads, only the link
+	// between the two leaders stays cut.
+	require.Len(t, c.grudges, 2)
+	assert.Equal(t, Isolate(c.nodes, "n2"), c.grudges[0])
+	want := map[string][]string{"n2": {"n4"}, "n4": {"n2"}}
+	assert.Equal(t, want, c.grudges[1])
+	assert.Equal(t, want, op.Fault.Grudge)
+	assert.Equal(t, []string{"n2", "n4"}, op.Fault.Targets)
+	assert.Equal(t, "n4", op.Fault.Params["new_leader"])
+	assert.Contains(t, op.Fault.Params, "new_leader_ms")
+	assert.Equal(t, "stale-leader leader n2,n4", n.Active())
+
+	n.stop(ctx, seq)
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestStaleLeaderWithoutElectionStaysAnIsolation(t *testing.T) {
+	c := newMemCluster(3)
+	c.leader = "n1"
+	n, rec := newStepNemesis(t, c, KindStaleLeader)
+	n.newLeaderWait = 100 * time.Millisecond
+	ctx := context.Background()
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindStaleLeader, Shape: ShapeLeader}, Fallback: "n3"})
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	assert.Equal(t, "none", op.Fault.Params["new_leader"])
+	assert.Contains(t, op.Fault.Params["new_leader_error"], "no new leader within 100ms")
+	assert.Equal(t, Isolate(c.nodes, "n1"), c.grudge)
+	assert.Equal(t, []string{"n1"}, op.Fault.Targets)
+	require.NoError(t, n.HealAll(ctx))
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestStaleLeaderNeedsThreeNodes(t *testing.T) {
+	_, err := New(newMemCluster(2), history.NewMemoryRecorder(), Options{Faults: []string{KindStaleLeader}, Interval: time.Second})
+	require.ErrorContains(t, err, "stale-leader needs at least 3 nodes")
+}
+
+func TestSkewedLeaderJumpsTheClockAfterTheCut(t *testing.T) {
+	c := newMemCluster(3)
+	c.leader, c.successor, c.electAfter = "n3", "n1", 2
+	n, rec := newStepNemesis(t, c, KindSkewedLeader)
+	ctx := context.Background()
+	step := n.Schedule(1)[0]
+	delta, err := strconv.ParseInt(step.Fault.Params["delta_ms"], 10, 64)
+	require.NoError(t, err)
+	require.LessOrEqual(t, delta, int64(-10_000), "the jump must dwarf any election timeout")
+
+	seq, _ := n.start(ctx, step)
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	assert.Equal(t, Isolate(c.nodes, "n3"), c.grudge)
+	assert.Equal(t, map[string]int64{"n3": delta}, op.Fault.ClockOffsetsMillis)
+	calls := c.callLog()
+	grudgeAt, clockAt := slices.Index(calls, "SetGrudge "), slices.Index(calls, "Clock n3")
+	require.True(t, grudgeAt >= 0 && clockAt > grudgeAt, "cut first, then jump: %v", calls)
+	assert.Equal(t, "n1", op.Fault.Params["new_leader"], "the fault holds from the election on")
+
+	n.stop(ctx, seq)
+	stop := lastCompletion(t, rec, history.FStop)
+	require.Equal(t, history.OK, stop.Type, stop.Error)
+	assert.Equal(t, map[string]int64{"n3": 0}, stop.Fault.ClockOffsetsMillis)
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
 }

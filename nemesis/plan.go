@@ -95,6 +95,14 @@ func (p *planner) next() Step {
 		delayMillis := delaysMillis[p.rng.IntN(len(delaysMillis))]
 		step.Fault.Params["delay_ms"] = strconv.FormatInt(delayMillis, 10)
 		step.Fault.Params["jitter_ms"] = strconv.FormatInt(delayMillis/5, 10)
+	case KindStaleLeader:
+		step.Fault.Shape = ShapeLeader // resolved at start time
+	case KindSkewedLeader:
+		step.Fault.Shape = ShapeLeader
+		// Back by 10 to 60 s: far beyond any election timeout, so the
+		// wall-clock lease outlives leadership however the node is tuned.
+		deltaMillis := -(10_000 + p.rng.Int64N(50_000))
+		step.Fault.Params["delta_ms"] = strconv.FormatInt(deltaMillis, 10)
 	}
 	return step
 }
@@ -216,6 +224,9 @@ func validate(nodes []string, opts Options) error {
 		return fmt.Errorf("nemesis: interval must be positive, got %s", opts.Interval)
 	}
 	for _, kind := range opts.Faults {
+		if kind == KindStaleLeader && len(nodes) < 3 {
+			return fmt.Errorf("nemesis: %s needs at least 3 nodes (old leader, new leader and a node both reach), the cluster has %d", kind, len(nodes))
+		}
 		if isNetworkKind(kind) && len(nodes) < 2 {
 			return fmt.Errorf("nemesis: %s needs at least 2 nodes, the cluster has %d", kind, len(nodes))
 		}

@@ -18,6 +18,9 @@ var faultColors = map[string]color.NRGBA{
 	"clock":     {R: 0xe3, G: 0x9b, B: 0x00, A: 0xff},
 	"loss":      {R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
 	"delay":     {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+	// The targeted kinds: darker shades of the faults they build on.
+	"stale-leader":  {R: 0x0b, G: 0x3c, B: 0x6b, A: 0xff},
+	"skewed-leader": {R: 0x8a, G: 0x5d, B: 0x00, A: 0xff},
 }
 
 // faultShadeAlpha is the opacity of a fault window's fill.
