@@ -286,3 +286,54 @@ func TestNewRejectsBadConfigAndRestore(t *testing.T) {
 	_, err = New(good, Restore{Entries: []Entry{{Term: 1, Index: 2}}})
 	assert.Error(t, err)
 }
+
+// TestForgottenVoteElectsTwoLeadersInOneTerm plays the schedule the
+// forget-vote switch needs, message by message: n1 and n3 cannot hear each
+// other and both pass their pre-vote through n2 while it is still in term 0;
+// n2 votes for n1 in term 1 and crashes before n1's first append reaches it;
+// n3's request for the same term, delayed until n2 is back, then wins a
+// second vote. The forget-vote switch makes kvnode's driver persist the vote
+// as empty; here the durable state loses it the same way.
+func TestForgottenVoteElectsTwoLeadersInOneTerm(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forget=%v", forget), func(t *testing.T) {
+			nw := newNetwork(t, 3, nil)
+			nw.warm()
+			nw.cutLink("n1", "n3")
+			nw.cutLink("n3", "n1")
+
+			nw.campaign("n3")
+			require.True(t, nw.deliverOne(nil)) // n3's pre-vote reaches n2
+			require.True(t, nw.deliverOne(nil)) // n2's grant makes n3 a candidate
+			require.Equal(t, Candidate, nw.nodes["n3"].role)
+			nw.hold("n3", "n2") // n3's vote request is slow
+
+			nw.campaign("n1")
+			require.True(t, nw.deliverOne(nil)) // pre-vote
+			require.True(t, nw.deliverOne(nil)) // grant: n1 campaigns in term 1
+			require.True(t, nw.deliverOne(nil)) // n2 votes for n1
+			require.Equal(t, "n1", nw.nodes["n2"].vote)
+			nw.hold("n1", "n2") // n1's appends are in flight when n2 crashes
+			require.True(t, nw.deliverOne(nil))
+			require.Equal(t, Leader, nw.nodes["n1"].role)
+			require.Equal(t, uint64(1), nw.nodes["n1"].term)
+
+			if forget {
+				nw.stores["n2"].hardState.Vote = ""
+			}
+			nw.start("n2")
+			delete(nw.held["n3"], "n2")
+			nw.stabilize()
+
+			if !forget {
+				assert.NotEqual(t, Leader, nw.nodes["n3"].role, "n2 remembered its vote for n1")
+				nw.requireSafe()
+				return
+			}
+			assert.Equal(t, Leader, nw.nodes["n3"].role)
+			assert.Equal(t, uint64(1), nw.nodes["n3"].term)
+			require.NotEmpty(t, nw.violations)
+			assert.Contains(t, nw.violations, "two leaders in term 1: n1 and n3")
+		})
+	}
+}
