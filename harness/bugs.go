@@ -27,6 +27,10 @@ type Bug struct {
 	// NodeFlags are passed to every node besides --unsafe, and to the
 	// correct node too (e.g. --read-mode=lease).
 	NodeFlags []string
+	// RequestTimeout, when set, replaces the base spec's client request
+	// timeout: a short one frees clients stuck on a node that cannot commit
+	// to go on reading from it.
+	RequestTimeout time.Duration
 	// Why says in one line why this configuration exposes the bug.
 	Why string
 	// Missing, when set, says why no run of this configuration has caught
@@ -48,26 +52,24 @@ var Bugs = []Bug{
 		Why: "a leader isolated in a minority acknowledges appends only it holds; the majority's new leader never sees them and the heal truncates them, so final reads lack acknowledged elements",
 	},
 	{
-		Name: "no-generation-check", Workload: "register", Nemesis: "partition", NemesisInterval: 2 * time.Second, Nodes: 3,
-		NodeFlags: []string{"--election-timeout=500ms", "--heartbeat-interval=50ms"},
-		Why:       "an isolated leader can still be leading when a new generation is elected; if the partition heals in that window, followers that skip the generation check accept its appends and confirm its read-index rounds, so it serves reads the new leader's writes have made stale",
-		Missing:   "kvnode's pre-vote, check-quorum and made-up ticks after a pause make an old leader step down before, or as soon as, a newer generation exists, so a lower-generation append almost never reaches a follower; catching it needs a nemesis that delivers a deposed leader's messages late (netem delay beyond the election timeout; this kernel has no netem) or composed faults (cut the old leader off from the new one only, while it still reaches a follower)",
+		Name: "no-generation-check", Workload: "register", Nemesis: "stale-leader", NemesisInterval: 4 * time.Second, Nodes: 3,
+		NodeFlags: []string{"--election-timeout=2s"},
+		Why:       "the leader is cut off until the others elect a new one, then reconnected to every node but the new leader while it still believes it leads: followers that skip the generation check take its appends and confirm its reads, so two leaders serve at once",
 	},
 	{
 		Name: "forget-vote", Workload: "register", Nemesis: "kill,partition", NemesisInterval: 3 * time.Second, Nodes: 5,
 		Why:     "kills and partitions of five nodes force elections and restart voters mid-election; a restarted voter that forgot its vote can grant a second candidate of the same generation, electing two leaders for one term",
-		Missing: "a double vote needs two candidates of one generation that cannot hear each other and a voter killed and restarted between their requests, within one election timeout; with container restarts taking seconds and pre-vote, random kills never line this up: it needs a targeted nemesis that restarts the node that just voted during an election while the candidates are partitioned apart",
+		Missing: "a double vote needs a voter that grants one candidate, crashes before that candidate's first append reaches it (kvnode's new leader sends it within a millisecond of winning) and then receives a second candidate's request for the same generation, which must have passed its pre-vote before the voter moved on (node/raft's TestForgottenVoteElectsTwoLeadersInOneTerm plays it message by message); whole-node kills and partitions take hundreds of milliseconds and cannot hold back one message while letting another through: it needs a nemesis on messages, a proxy on the peer links that holds and releases chosen messages",
 	},
 	{
-		Name: "lease-wallclock", Workload: "register", Nemesis: "clock,partition", NemesisInterval: 2 * time.Second, Nodes: 3,
-		NodeFlags: []string{"--read-mode=lease"},
-		Why:       "lease reads with clock bumps, strobes and rate changes, plus partitions that depose the leader: a leader whose wall clock jumps back keeps its lease past the followers' election timeout and serves reads after a new leader has taken writes",
-		Missing:   "the wall clock only matters while a leader that lost its quorum still holds its lease, so a clock jump must overlap the partition that deposes it; the nemesis runs one fault at a time and resets clocks before the next starts, so that never happens: it needs composed faults (jump the leader's clock back while partitioning it away)",
+		Name: "lease-wallclock", Workload: "register", Nemesis: "skewed-leader", NemesisInterval: 4 * time.Second, Nodes: 3,
+		NodeFlags: []string{"--read-mode=lease", "--election-timeout=2s"}, RequestTimeout: 500 * time.Millisecond,
+		Why: "the leader is cut off and its wall clock jumped back: a lease measured on that clock outlives the check-quorum round that deposes it, so it serves reads after the others elected a new leader and took writes (a 500 ms request timeout: its clients' writes give up and they go on reading)",
 	},
 	{
 		Name: "commit-old-generation", Workload: "register", Nemesis: "kill,partition", NemesisInterval: 3 * time.Second, Nodes: 5,
 		Why:     "leaders killed and isolated in succession leave earlier-generation entries on some nodes; a leader that commits one by counting replicas, before its own no-op, lets a later leader lacking it overwrite a write already visible (Raft figure 8)",
-		Missing: "figure 8 needs an earlier-generation entry counted on a majority before the new leader's no-op, then a crash before the no-op commits, then a leader lacking the entry; kvnode's new leader sends the old entries and its no-op in one append, so followers acknowledge both at once and the own-generation rule is almost never what holds a commit back: it needs a scripted fault sequence driven by leader and log state",
+		Missing: "figure 8 needs a new leader to learn that an earlier generation's entry is on a majority before its own no-op is, crash before the no-op commits, and a node holding a conflicting later-generation entry to win next (node/raft's TestFigure8UnsafeCommitOldGeneration plays it); kvnode's new leader usually sends the old entries and its no-op in one append, so followers acknowledge both at once: it needs a nemesis on messages that delivers the old entries and drops the no-op, which whole-node faults cannot do",
 	},
 	{
 		Name: "skip-fsync", Workload: "set", Nemesis: "kill", NemesisInterval: 3 * time.Second, Nodes: 3, OpsPerKey: 100,
@@ -159,7 +161,8 @@ func (b Bug) Validate() error {
 // configKey identifies the configuration a bug runs under, without the
 // unsafe switch: bugs with equal keys share the correct node's runs.
 func (b Bug) configKey() string {
-	return strings.Join([]string{b.Workload, b.Nemesis, b.NemesisInterval.String(), fmt.Sprint(b.Nodes), fmt.Sprint(b.OpsPerKey), strings.Join(b.NodeFlags, " ")}, "|")
+	return strings.Join([]string{b.Workload, b.Nemesis, b.NemesisInterval.String(), fmt.Sprint(b.Nodes), fmt.Sprint(b.OpsPerKey),
+		strings.Join(b.NodeFlags, " "), b.RequestTimeout.String()}, "|")
 }
 
 // Spec is the run of this bug's configuration: base supplies what the
@@ -179,6 +182,9 @@ func (b Bug) Spec(base Spec, unsafe bool, seed int64) (Spec, error) {
 	s.Seed = seed
 	if b.OpsPerKey > 0 {
 		s.OpsPerKey = b.OpsPerKey
+	}
+	if b.RequestTimeout > 0 {
+		s.RequestTimeout = b.RequestTimeout
 	}
 	s.NodeFlags = append(slices.Clone(base.NodeFlags), b.NodeFlags...)
 	if unsafe {

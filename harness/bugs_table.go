@@ -221,6 +221,9 @@ func describeNemesis(b Bug) string {
 	if len(b.NodeFlags) > 0 {
 		s += " " + strings.Join(b.NodeFlags, " ")
 	}
+	if b.RequestTimeout > 0 {
+		s += " (request timeout " + b.RequestTimeout.String() + ")"
+	}
 	return s
 }
 
