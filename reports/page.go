@@ -193,6 +193,18 @@ func faultsDuring(faults []FaultInterval, from, to int64) string {
 	return strings.Join(parts, "; ")
 }
 
+// durationOptions are the options test.json stores as nanoseconds (Go's
+// time.Duration in JSON); the page shows them as durations.
+var durationOptions = map[string]bool{
+	"nemesis_interval": true, "time_limit": true, "request_timeout": true,
+	"recovery_timeout": true, "check_timeout": true,
+}
+
+// lastName is the last dotted part of an option name.
+func lastName(name string) string {
+	return name[strings.LastIndex(name, ".")+1:]
+}
+
 // flattenOptions turns test.json's options into sorted name/value rows,
 // nested objects as dotted names and everything else as compact JSON.
 func flattenOptions(prefix string, v any, out *[]Param) {
@@ -207,6 +219,12 @@ func flattenOptions(prefix string, v any, out *[]Param) {
 		}
 	case string:
 		*out = append(*out, Param{prefix, m})
+	case float64:
+		if durationOptions[lastName(prefix)] {
+			*out = append(*out, Param{prefix, time.Duration(m).String()})
+			return
+		}
+		*out = append(*out, Param{prefix, strconv.FormatFloat(m, 'f', -1, 64)})
 	default:
 		b, err := json.Marshal(m)
 		if err != nil {

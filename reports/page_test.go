@@ -46,3 +46,25 @@ func TestBuildFindings(t *testing.T) {
 	require.Len(t, unchecked, 1)
 	assert.Contains(t, unchecked[0].What, "faultline check store/t/1")
 }
+
+func TestFlattenOptionsShowsDurations(t *testing.T) {
+	var rows []Param
+	flattenOptions("", map[string]any{
+		"time_limit":       float64(30e9),
+		"request_timeout":  float64(500e6),
+		"nodes":            float64(5),
+		"nemesis":          []any{"partition", "kill"},
+		"workload":         "register",
+		"nested":           map[string]any{"check_timeout": float64(2 * 60e9)},
+		"nemesis_interval": float64(4e9),
+	}, &rows)
+	assert.Equal(t, []Param{
+		{"nemesis", `["partition","kill"]`},
+		{"nemesis_interval", "4s"},
+		{"nested.check_timeout", "2m0s"},
+		{"nodes", "5"},
+		{"request_timeout", "500ms"},
+		{"time_limit", "30s"},
+		{"workload", "register"},
+	}, rows)
+}
