@@ -96,8 +96,13 @@ func BugByName(name string) (Bug, bool) {
 	return Bug{}, false
 }
 
-// SelectBugs resolves a --bugs list (comma-separated; empty means all) to
-// catalogue entries in catalogue order. An unknown name is a UsageError.
+// CaughtBugs is the --bugs keyword for every entry without a Missing note:
+// the bugs the harness claims to catch, a regression gate for nightly runs.
+const CaughtBugs = "caught"
+
+// SelectBugs resolves a --bugs list (comma-separated names or "caught";
+// empty means all) to catalogue entries in catalogue order. An unknown name
+// is a UsageError.
 func SelectBugs(list []string) ([]Bug, error) {
 	if len(list) == 0 {
 		return slices.Clone(Bugs), nil
@@ -108,8 +113,16 @@ func SelectBugs(list []string) ([]Bug, error) {
 		if name == "" {
 			continue
 		}
+		if name == CaughtBugs {
+			for _, b := range Bugs {
+				if b.Missing == "" {
+					want[b.Name] = true
+				}
+			}
+			continue
+		}
 		if _, ok := BugByName(name); !ok {
-			return nil, Usagef("--bugs: unknown bug %q (choose from %s)", name, strings.Join(BugNames(), ", "))
+			return nil, Usagef("--bugs: unknown bug %q (choose from %s, or %s)", name, strings.Join(BugNames(), ", "), CaughtBugs)
 		}
 		want[name] = true
 	}

@@ -108,6 +108,18 @@ func TestSelectBugs(t *testing.T) {
 	assert.Equal(t, "stale-read", some[0].Name, "catalogue order, not argument order")
 	assert.Equal(t, "skip-fsync", some[1].Name)
 
+	caught, err := SelectBugs([]string{CaughtBugs})
+	require.NoError(t, err)
+	require.NotEmpty(t, caught)
+	for _, b := range caught {
+		assert.Empty(t, b.Missing, "%s is selected as caught but says what is missing", b.Name)
+	}
+	for _, b := range Bugs {
+		if b.Missing != "" {
+			assert.NotContains(t, caught, b)
+		}
+	}
+
 	_, err = SelectBugs([]string{"stale-read", "heisenbug"})
 	require.Error(t, err)
 	assert.True(t, IsUsage(err))

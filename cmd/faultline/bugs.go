@@ -73,7 +73,7 @@ harness error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&bugList, "bugs", "", "comma list of bugs to run (default all): "+strings.Join(harness.BugNames(), ","))
+	fl.StringVar(&bugList, "bugs", "", "comma list of bugs to run (default all): "+strings.Join(harness.BugNames(), ",")+", or "+harness.CaughtBugs+" (those the catalogue claims to catch)")
 	fl.IntVar(&opts.Runs, "runs", opts.Runs, "runs per bug, and of the correct node per configuration")
 	fl.DurationVar(&opts.TimeLimit, "time-limit", opts.TimeLimit, "length of each run's main phase")
 	fl.StringVar(&base.Store, "store", base.Store, "directory for run results")
