@@ -28,6 +28,8 @@ type Cluster interface {
 	// Primaries returns the nodes that currently believe they lead (usually
 	// one, none during an election).
 	Primaries(ctx context.Context) ([]string, error)
+	// Status returns one node's own view: role, generation, leader, clock.
+	Status(ctx context.Context, node string) (client.Status, error)
 	// Kill sends SIGKILL to node's process; its data directory survives.
 	Kill(ctx context.Context, node string) error
 	// Start starts a killed node again, re-applies the network faults that

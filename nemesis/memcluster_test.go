@@ -29,6 +29,7 @@ type memCluster struct {
 	// asked electAfter more times (an election the nemesis waits for).
 	successor  string
 	electAfter int
+	generation uint64
 	killed     map[string]bool
 	paused     map[string]bool
 	grudge     map[string][]string
@@ -48,16 +49,17 @@ type memCluster struct {
 
 func newMemCluster(n int) *memCluster {
 	return &memCluster{
-		nodes:    nodeNames(n),
-		leader:   "n1",
-		killed:   map[string]bool{},
-		paused:   map[string]bool{},
-		grudge:   map[string][]string{},
-		loss:     map[string]map[string]float64{},
-		delay:    map[string][]string{},
-		offsets:  map[string]int64{},
-		rates:    map[string]float64{},
-		failNext: map[string]int{},
+		nodes:      nodeNames(n),
+		leader:     "n1",
+		generation: 1,
+		killed:     map[string]bool{},
+		paused:     map[string]bool{},
+		grudge:     map[string][]string{},
+		loss:       map[string]map[string]float64{},
+		delay:      map[string][]string{},
+		offsets:    map[string]int64{},
+		rates:      map[string]float64{},
+		failNext:   map[string]int{},
 	}
 }
 
@@ -104,16 +106,42 @@ func (c *memCluster) Primaries(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer done()
-	if c.successor != "" {
-		if c.electAfter <= 0 {
-			c.leader, c.successor = c.successor, ""
-		}
-		c.electAfter--
-	}
+	c.observe()
 	if c.leader == "" || c.up(c.leader) != nil {
 		return nil, nil
 	}
 	return []string{c.leader}, nil
+}
+
+// observe counts one look at the cluster; the successor takes over once
+// electAfter looks have passed, in a new generation. The caller holds c.mu.
+func (c *memCluster) observe() {
+	if c.successor == "" {
+		return
+	}
+	if c.electAfter <= 0 {
+		c.leader, c.successor = c.successor, ""
+		c.generation++
+	}
+	c.electAfter--
+}
+
+func (c *memCluster) Status(ctx context.Context, node string) (client.Status, error) {
+	done, err := c.call(ctx, "Status", node)
+	if err != nil {
+		return client.Status{}, err
+	}
+	defer done()
+	if err := c.up(node); err != nil {
+		return client.Status{}, err
+	}
+	c.observe()
+	st := client.Status{ID: node, Role: "follower", Generation: c.generation, Leader: c.leader,
+		ClockOffsetMillis: c.offsets[node], ClockRate: c.rateOf(node)}
+	if node == c.leader {
+		st.Role = "leader"
+	}
+	return st, nil
 }
 
 func (c *memCluster) Kill(ctx context.Context, node string) error {

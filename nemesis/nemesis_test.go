@@ -366,7 +366,7 @@ func TestNoFaults(t *testing.T) {
 
 func TestStaleLeaderReconnectsAllButTheNewLeader(t *testing.T) {
 	c := newMemCluster(5)
-	c.leader, c.successor, c.electAfter = "n2", "n4", 3
+	c.leader, c.successor, c.electAfter = "n2", "n4", 6
 	n, rec := newStepNemesis(t, c, KindStaleLeader)
 	ctx := context.Background()
 	step := n.Schedule(1)[0]

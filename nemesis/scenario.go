@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/history"
@@ -30,17 +31,24 @@ const (
 // ignore generations, it leads a second majority.
 //
 // The old leader stays leader until its check-quorum round finds no quorum,
-// up to two election timeouts after the cut, while the others elect after
-// one to two: the window this opens is a fraction of an election timeout, so
-// the grudge switch is made as soon as the new leader is seen. If none is
-// elected within newLeaderWait the fault stays a plain isolation.
+// one to two election timeouts after the cut, while the others elect after
+// one to two: the window this opens is a fraction of an election timeout,
+// so the grudge switch is made as soon as the new leader is seen. Packets
+// the old leader sent during the cut leave its connections in TCP
+// retransmission backoff, which can delay its first message after the
+// switch past the end of the window: not every attempt lands in it. If no new leader is elected within newLeaderWait the fault stays
+// a plain isolation.
 func (n *Nemesis) applyStaleLeader(ctx context.Context, fault *history.Fault) error {
 	old := fault.Targets[0]
+	before, err := n.cluster.Status(ctx, old)
+	if err != nil {
+		return fmt.Errorf("status of the leader %s: %w", old, err)
+	}
 	if err := n.cluster.SetGrudge(ctx, fault.Grudge); err != nil {
 		return fmt.Errorf("isolate %s: %w", old, err)
 	}
 	began := time.Now()
-	elected, err := n.awaitNewLeader(ctx, old, n.newLeaderWait)
+	elected, err := n.awaitNewLeader(ctx, without(n.nodes, old), before.Generation, n.newLeaderWait)
 	if err != nil {
 		fault.Params["new_leader"] = "none"
 		fault.Params["new_leader_error"] = err.Error()
@@ -57,19 +65,29 @@ func (n *Nemesis) applyStaleLeader(ctx context.Context, fault *history.Fault) er
 	return nil
 }
 
-// awaitNewLeader polls until a node other than old leads, and returns it.
-func (n *Nemesis) awaitNewLeader(ctx context.Context, old string, wait time.Duration) (string, error) {
+// awaitNewLeader polls the candidates' own status until one leads in a
+// generation above the given one, and returns it. Only the candidates are
+// asked: the old leader's own view does not matter, and a node that does
+// not answer only slows its own probe.
+func (n *Nemesis) awaitNewLeader(ctx context.Context, candidates []string, above uint64, wait time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var lastErr error
 	for {
-		primaries, err := n.cluster.Primaries(ctx)
-		if err != nil {
-			lastErr = err
+		statuses := make([]client.Status, len(candidates))
+		errs := make([]error, len(candidates))
+		var wg sync.WaitGroup
+		for i, node := range candidates {
+			wg.Go(func() { statuses[i], errs[i] = n.cluster.Status(ctx, node) })
 		}
-		for _, p := range primaries {
-			if p != old && slices.Contains(n.nodes, p) {
-				return p, nil
+		wg.Wait()
+		for i, st := range statuses {
+			if errs[i] != nil {
+				lastErr = errs[i]
+				continue
+			}
+			if strings.EqualFold(st.Role, "leader") && st.Generation > above {
+				return candidates[i], nil
 			}
 		}
 		if !sleep(ctx, newLeaderPoll) {
@@ -90,6 +108,10 @@ func (n *Nemesis) awaitNewLeader(ctx context.Context, old string, wait time.Dura
 // elect after one to two. A lease on the monotonic clock is unaffected.
 func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) error {
 	leader := fault.Targets[0]
+	before, err := n.cluster.Status(ctx, leader)
+	if err != nil {
+		return fmt.Errorf("status of the leader %s: %w", leader, err)
+	}
 	if err := n.cluster.SetGrudge(ctx, fault.Grudge); err != nil {
 		return fmt.Errorf("isolate %s: %w", leader, err)
 	}
@@ -106,7 +128,7 @@ func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) e
 	// Hold the fault from the election on: until then nobody else can
 	// take writes, so the window the jump opens has not begun.
 	began := time.Now()
-	elected, err := n.awaitNewLeader(ctx, leader, n.newLeaderWait)
+	elected, err := n.awaitNewLeader(ctx, without(n.nodes, leader), before.Generation, n.newLeaderWait)
 	if err != nil {
 		fault.Params["new_leader"] = "none"
 		fault.Params["new_leader_error"] = err.Error()
