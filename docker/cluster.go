@@ -71,6 +71,7 @@ type Cluster struct {
 	subnet      netip.Prefix
 	networkID   string
 	grudge      map[string][]string // desired: node -> nodes it drops traffic from
+	silence     map[string][]string // desired: node -> nodes it sends nothing to
 	loss        map[string]lossSpec // desired: node -> packet loss it applies
 	netemProbed *bool
 
@@ -143,12 +144,13 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cluster{
-		opts:   opts,
-		logger: logger.With("run", opts.RunID),
-		http:   &http.Client{Transport: faultclient.Transport()},
-		byName: make(map[string]*node, opts.Nodes),
-		grudge: map[string][]string{},
-		loss:   map[string]lossSpec{},
+		opts:    opts,
+		logger:  logger.With("run", opts.RunID),
+		http:    &http.Client{Transport: faultclient.Transport()},
+		byName:  make(map[string]*node, opts.Nodes),
+		grudge:  map[string][]string{},
+		silence: map[string][]string{},
+		loss:    map[string]lossSpec{},
 	}
 	for i := range opts.Nodes {
 		n := &node{name: fmt.Sprintf("n%d", i+1)}

@@ -162,6 +162,15 @@ func TestClusterFaults(t *testing.T) {
 		assert.True(t, reach(t, c, "n3", "n1"))
 	})
 
+	t.Run("silence cuts a paused node off from its peers' side", func(t *testing.T) {
+		require.NoError(t, c.SetSilence(ctx, map[string][]string{"n1": {"n3"}}))
+		assert.False(t, reach(t, c, "n1", "n3"), "n1 sends nothing to n3")
+		assert.True(t, reach(t, c, "n2", "n3"))
+		assert.True(t, reach(t, c, "n1", "n2"))
+		require.NoError(t, c.HealNetwork(ctx))
+		assert.True(t, reach(t, c, "n1", "n3"))
+	})
+
 	t.Run("clock bump changes the reported offset", func(t *testing.T) {
 		var st faultclient.Status
 		timed(t, "clock bump", func() (err error) {

@@ -50,6 +50,7 @@ func TestFaultsBeforeSetupAreErrors(t *testing.T) {
 	ctx := context.Background()
 	require.ErrorIs(t, c.Kill(ctx, "n1"), errNotSetUp)
 	require.ErrorIs(t, c.SetGrudge(ctx, map[string][]string{"n1": {"n2"}}), errNotSetUp)
+	require.ErrorIs(t, c.SetSilence(ctx, map[string][]string{"n1": {"n2"}}), errNotSetUp)
 	require.ErrorIs(t, c.HealNetwork(ctx), errNotSetUp)
 	_, err = c.Status(ctx, "n1")
 	require.Error(t, err)

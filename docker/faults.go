@@ -178,13 +178,56 @@ func (c *Cluster) SetGrudge(ctx context.Context, grudge map[string][]string) err
 		}
 	}
 	c.grudge = next
-	return c.onNodes(ctx, changed, func(n *node) error {
-		if n.rulesStale {
+	return c.onNodes(ctx, changed, c.applyGrudgeOrAll(ctx))
+}
+
+// SetSilence replaces the outbound half of the partition: silence[x] lists
+// the nodes x sends nothing to. It cuts a paused node off from the side of
+// its peers, which can run the agent while it cannot. Only nodes whose
+// silence changed are touched, concurrently.
+func (c *Cluster) SetSilence(ctx context.Context, silence map[string][]string) error {
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	if c.cli == nil {
+		return fmt.Errorf("set silence: %w", errNotSetUp)
+	}
+	next := make(map[string][]string, len(silence))
+	for name, to := range silence {
+		if _, err := c.node(name); err != nil {
+			return fmt.Errorf("set silence: %w", err)
+		}
+		if _, err := c.ips(to); err != nil {
+			return fmt.Errorf("set silence of %s: %w", name, err)
+		}
+		if len(to) > 0 {
+			next[name] = slices.Sorted(slices.Values(to))
+		}
+	}
+	var changed []*node
+	for _, n := range c.nodes {
+		if n.rulesStale || !slices.Equal(c.silence[n.name], next[n.name]) {
+			changed = append(changed, n)
+		}
+	}
+	c.silence = next
+	return c.onNodes(ctx, changed, c.applyGrudgeOrAll(ctx))
+}
+
+// applyGrudgeOrAll applies a node's partition rules (both directions), or
+// its whole rule set when it is stale.
+func (c *Cluster) applyGrudgeOrAll(ctx context.Context) func(*node) error {
+	return func(n *node) error {
+		if n.rulesStale || !c.hasRules(n.name) {
 			return c.applyRules(ctx, n)
 		}
-		ips, _ := c.ips(c.grudge[n.name])
-		return c.execAgentCheck(ctx, n, "grudge", "--drop-from", strings.Join(ips, ","))
-	})
+		return c.applyGrudge(ctx, n)
+	}
+}
+
+func (c *Cluster) applyGrudge(ctx context.Context, n *node) error {
+	from, _ := c.ips(c.grudge[n.name])
+	to, _ := c.ips(c.silence[n.name])
+	return c.execAgentCheck(ctx, n, "grudge", "--drop-from", strings.Join(from, ","), "--drop-to", strings.Join(to, ","))
 }
 
 // SetLoss makes node drop percent% (0..100) of the packets it receives from
@@ -225,6 +268,7 @@ func (c *Cluster) HealNetwork(ctx context.Context) error {
 		return fmt.Errorf("heal network: %w", errNotSetUp)
 	}
 	c.grudge = map[string][]string{}
+	c.silence = map[string][]string{}
 	c.loss = map[string]lossSpec{}
 	// With nothing desired, applyRules deletes the table (and clears the
 	// node's stale mark).
@@ -361,7 +405,7 @@ func (c *Cluster) onNodes(ctx context.Context, nodes []*node, apply func(*node) 
 // hasRules reports whether any network fault should hold on the node.
 func (c *Cluster) hasRules(name string) bool {
 	_, lossy := c.loss[name]
-	return len(c.grudge[name]) > 0 || lossy
+	return len(c.grudge[name]) > 0 || len(c.silence[name]) > 0 || lossy
 }
 
 // applyRules makes the node's nftables state equal the desired grudge and
@@ -371,8 +415,7 @@ func (c *Cluster) applyRules(ctx context.Context, n *node) error {
 	if !c.hasRules(n.name) {
 		return c.execAgentCheck(ctx, n, "heal")
 	}
-	ips, _ := c.ips(c.grudge[n.name])
-	if err := c.execAgentCheck(ctx, n, "grudge", "--drop-from", strings.Join(ips, ",")); err != nil {
+	if err := c.applyGrudge(ctx, n); err != nil {
 		return err
 	}
 	return c.applyLoss(ctx, n)

@@ -53,8 +53,8 @@ var Bugs = []Bug{
 	},
 	{
 		Name: "no-generation-check", Workload: "register", Nemesis: "stale-leader", NemesisInterval: 4 * time.Second, Nodes: 3,
-		NodeFlags: []string{"--election-timeout=2s"},
-		Why:       "the leader is cut off until the others elect a new one, then reconnected to every node but the new leader while it still believes it leads: followers that skip the generation check take its appends and confirm its reads, so two leaders serve at once",
+		NodeFlags: []string{"--election-timeout=2s"}, RequestTimeout: 500 * time.Millisecond,
+		Why: "the leader is frozen until the others elect a new one, then thawed cut off from the new leader only, still believing it leads: followers that skip the generation check take its appends and confirm its reads, so two leaders serve at once (a 500 ms request timeout: its clients, stuck while it was frozen, soon send it new requests)",
 	},
 	{
 		Name: "forget-vote", Workload: "register", Nemesis: "kill,partition", NemesisInterval: 3 * time.Second, Nodes: 5,

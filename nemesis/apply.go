@@ -62,7 +62,9 @@ func (n *Nemesis) apply(ctx context.Context, fault *history.Fault) error {
 // offsets after the reset). The caller holds n.mu.
 func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 	switch fault.Kind {
-	case KindPartition, KindLoss, KindDelay, KindStaleLeader:
+	case KindStaleLeader:
+		return n.healStaleLeader(ctx)
+	case KindPartition, KindLoss, KindDelay:
 		if err := n.cluster.HealNetwork(ctx); err != nil {
 			return fmt.Errorf("heal network: %w", err)
 		}

@@ -62,6 +62,15 @@ type Delayer interface {
 	SetDelay(ctx context.Context, node string, to []string, delay, jitter time.Duration) error
 }
 
+// Silencer is implemented by a Cluster that can stop a node sending to
+// chosen peers (outbound drops), which cuts off a paused node from the side
+// of its peers. stale-leader needs it. HealNetwork removes it.
+type Silencer interface {
+	// SetSilence replaces the outbound drops: silence[x] lists the nodes x
+	// sends nothing to.
+	SetSilence(ctx context.Context, silence map[string][]string) error
+}
+
 // Recorder records history ops; *history.Recorder implements it. Record
 // stamps op with its index and time and returns the stamped op.
 type Recorder interface {

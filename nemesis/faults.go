@@ -22,9 +22,9 @@ const (
 // built to open the narrow windows that specific bugs need, which random
 // faults almost never line up.
 const (
-	// KindStaleLeader cuts the leader off from every other node until the
-	// others elect a new leader, then lets the old leader reach every node
-	// but the new one, while it may still believe it leads.
+	// KindStaleLeader freezes the leader until the others elect a new
+	// leader, cuts it off from the new one only and thaws it: it wakes up
+	// believing it leads, with every other node in reach.
 	KindStaleLeader = "stale-leader"
 	// KindSkewedLeader cuts the leader off from every other node and then
 	// jumps its clock back, so a lease measured on the wall clock outlives

@@ -42,6 +42,10 @@ type memCluster struct {
 	calls   []string
 	// grudges is every grudge set, in order.
 	grudges []map[string][]string
+	// silence maps node -> nodes it sends nothing to; silences is every
+	// silence set, in order.
+	silence  map[string][]string
+	silences []map[string][]string
 	// failNext makes the next calls of the named method fail, as many
 	// times as it says.
 	failNext map[string]int
@@ -240,8 +244,23 @@ func (c *memCluster) HealNetwork(ctx context.Context) error {
 	}
 	defer done()
 	c.grudge = map[string][]string{}
+	c.silence = map[string][]string{}
 	c.loss = map[string]map[string]float64{}
 	c.delay = map[string][]string{}
+	return nil
+}
+
+func (c *memCluster) SetSilence(ctx context.Context, silence map[string][]string) error {
+	done, err := c.call(ctx, "SetSilence", "")
+	if err != nil {
+		return err
+	}
+	defer done()
+	c.silence = map[string][]string{}
+	for k, v := range silence {
+		c.silence[k] = slices.Clone(v)
+	}
+	c.silences = append(c.silences, c.silence)
 	return nil
 }
 
@@ -305,6 +324,9 @@ func (c *memCluster) dirt() []string {
 	}
 	if len(c.grudge) > 0 {
 		out = append(out, fmt.Sprintf("grudge %v", c.grudge))
+	}
+	if len(c.silence) > 0 {
+		out = append(out, fmt.Sprintf("silence %v", c.silence))
 	}
 	if len(c.loss) > 0 {
 		out = append(out, fmt.Sprintf("loss %v", c.loss))

@@ -41,12 +41,13 @@ const stepTimeout = 2 * time.Minute
 
 // Nemesis runs a fault schedule against a Cluster and heals what it did.
 type Nemesis struct {
-	cluster Cluster
-	rec     Recorder
-	opts    Options
-	nodes   []string
-	log     *slog.Logger
-	delayer Delayer
+	cluster  Cluster
+	rec      Recorder
+	opts     Options
+	nodes    []string
+	log      *slog.Logger
+	delayer  Delayer
+	silencer Silencer
 
 	// mu serialises applying and healing faults, and guards the state
 	// below. It is held across cluster calls: a fault is started, stopped or
@@ -118,6 +119,13 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 			return nil, fmt.Errorf("the cluster backend cannot delay packets: --nemesis delay cannot run here")
 		}
 		n.delayer = d
+	}
+	if slices.Contains(opts.Faults, KindStaleLeader) {
+		s, ok := c.(Silencer)
+		if !ok {
+			return nil, fmt.Errorf("the cluster backend cannot drop outbound packets: --nemesis %s cannot run here", KindStaleLeader)
+		}
+		n.silencer = s
 	}
 	return n, nil
 }
@@ -303,7 +311,7 @@ func (n *Nemesis) resolveLeader(ctx context.Context, fault *history.Fault, fallb
 	}
 	fault.Targets = []string{leader}
 	switch fault.Kind {
-	case KindPartition, KindStaleLeader, KindSkewedLeader:
+	case KindPartition, KindSkewedLeader:
 		fault.Grudge = Isolate(n.nodes, leader)
 	}
 }

@@ -67,6 +67,7 @@ func TestRunThenHealAllLeavesACleanCluster(t *testing.T) {
 			rec := history.NewMemoryRecorder()
 			n, err := New(c, rec, Options{Faults: faults, Interval: 2 * time.Millisecond, Seed: 3})
 			require.NoError(t, err)
+			n.newLeaderWait = 5 * time.Millisecond // nobody is ever elected here
 			runUntil(t, n, rec, 12)
 
 			require.NoError(t, n.HealAll(context.Background()))
@@ -364,7 +365,7 @@ func TestNoFaults(t *testing.T) {
 	assert.Empty(t, n.Schedule(10))
 }
 
-func TestStaleLeaderReconnectsAllButTheNewLeader(t *testing.T) {
+func TestStaleLeaderThawsTheOldLeaderCutOffFromTheNewOne(t *testing.T) {
 	c := newMemCluster(5)
 	c.leader, c.successor, c.electAfter = "n2", "n4", 6
 	n, rec := newStepNemesis(t, c, KindStaleLeader)
@@ -376,16 +377,23 @@ func TestStaleLeaderReconnectsAllButTheNewLeader(t *testing.T) {
 	seq, _ := n.start(ctx, step)
 	op := lastCompletion(t, rec, history.FStart)
 	require.Equal(t, history.OK, op.Type, op.Error)
-	// First the old leader is isolated, then, once n4 leads, only the link
-	// between the two leaders stays cut.
-	require.Len(t, c.grudges, 2)
-	assert.Equal(t, Isolate(c.nodes, "n2"), c.grudges[0])
+	// Frozen, then nobody sends to it; once n4 leads, only n4 stays silent
+	// towards it, the two leaders are cut apart, and it is thawed.
+	calls := c.callLog()
+	pauseAt, resumeAt := slices.Index(calls, "Pause n2"), slices.Index(calls, "Resume n2")
+	silenceAt := slices.Index(calls, "SetSilence ")
+	require.True(t, pauseAt >= 0 && silenceAt > pauseAt && resumeAt > silenceAt, "freeze, silence, thaw: %v", calls)
+	require.Len(t, c.silences, 2)
+	assert.Equal(t, map[string][]string{"n1": {"n2"}, "n3": {"n2"}, "n4": {"n2"}, "n5": {"n2"}}, c.silences[0])
+	assert.Equal(t, map[string][]string{"n4": {"n2"}}, c.silences[1])
 	want := map[string][]string{"n2": {"n4"}, "n4": {"n2"}}
-	assert.Equal(t, want, c.grudges[1])
+	assert.Equal(t, []map[string][]string{want}, c.grudges)
 	assert.Equal(t, want, op.Fault.Grudge)
+	assert.Empty(t, c.paused, "the old leader is thawed by the start")
 	assert.Equal(t, []string{"n2", "n4"}, op.Fault.Targets)
 	assert.Equal(t, "n4", op.Fault.Params["new_leader"])
 	assert.Contains(t, op.Fault.Params, "new_leader_ms")
+	assert.Contains(t, op.Fault.Params, "frozen_ms")
 	assert.Equal(t, "stale-leader leader n2,n4", n.Active())
 
 	n.stop(ctx, seq)
@@ -393,7 +401,7 @@ func TestStaleLeaderReconnectsAllButTheNewLeader(t *testing.T) {
 	requireHealedHistory(t, rec.History())
 }
 
-func TestStaleLeaderWithoutElectionStaysAnIsolation(t *testing.T) {
+func TestStaleLeaderWithoutElectionIsThawedAnyway(t *testing.T) {
 	c := newMemCluster(3)
 	c.leader = "n1"
 	n, rec := newStepNemesis(t, c, KindStaleLeader)
@@ -404,8 +412,23 @@ func TestStaleLeaderWithoutElectionStaysAnIsolation(t *testing.T) {
 	require.Equal(t, history.OK, op.Type, op.Error)
 	assert.Equal(t, "none", op.Fault.Params["new_leader"])
 	assert.Contains(t, op.Fault.Params["new_leader_error"], "no new leader within 100ms")
-	assert.Equal(t, Isolate(c.nodes, "n1"), c.grudge)
+	assert.Equal(t, map[string][]string{"n2": {"n1"}, "n3": {"n1"}}, c.silence, "thawed, its peers still silent")
+	assert.Empty(t, c.paused)
 	assert.Equal(t, []string{"n1"}, op.Fault.Targets)
+	require.NoError(t, n.HealAll(ctx))
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestStaleLeaderFailedPauseIsInfoAndHealed(t *testing.T) {
+	c := newMemCluster(3)
+	n, rec := newStepNemesis(t, c, KindStaleLeader)
+	c.failOnce("Pause")
+	ctx := context.Background()
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindStaleLeader, Shape: ShapeLeader}, Fallback: "n3"})
+	op := lastCompletion(t, rec, history.FStart)
+	assert.Equal(t, history.Info, op.Type)
+	assert.Contains(t, op.Error, "pause n1")
 	require.NoError(t, n.HealAll(ctx))
 	assert.Empty(t, c.dirt())
 	requireHealedHistory(t, rec.History())

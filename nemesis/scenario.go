@@ -24,45 +24,85 @@ const (
 	newLeaderPoll = 20 * time.Millisecond
 )
 
-// applyStaleLeader cuts the leader off from every other node, waits for the
-// others to elect a new leader, and then cuts the old leader off from the
-// new one only. A correct old leader hears the newer generation from the
-// first node it reaches and steps down; until it does, or if its followers
-// ignore generations, it leads a second majority.
+// applyStaleLeader freezes the leader, waits for the others to elect a new
+// leader, cuts the old leader off from the new one only, and thaws it. The
+// old leader wakes up believing it still leads, with every node but the new
+// leader in reach. A correct old leader hears the newer generation in the
+// first answer it gets and steps down; if its followers ignore generations,
+// it leads a second majority.
 //
-// The old leader stays leader until its check-quorum round finds no quorum,
-// one to two election timeouts after the cut, while the others elect after
-// one to two: the window this opens is a fraction of an election timeout,
-// so the grudge switch is made as soon as the new leader is seen. Packets
-// the old leader sent during the cut leave its connections in TCP
-// retransmission backoff, which can delay its first message after the
-// switch past the end of the window: not every attempt lands in it. If no new leader is elected within newLeaderWait the fault stays
-// a plain isolation.
+// Freezing, rather than partitioning, is what keeps the old leader in office
+// across the election: a partitioned leader's check-quorum round deposes it
+// one to two election timeouts after the cut, about when the others elect,
+// and what it sent during the cut leaves its connections in TCP
+// retransmission backoff. A frozen leader sends nothing and counts no time
+// until it thaws. While it is frozen its peers send it nothing either (a
+// frozen container cannot run the agent, so the cut is made on the senders'
+// side): otherwise the new leader's first messages would wait in its socket
+// buffers and depose it the moment it thaws. If no new leader is elected
+// within newLeaderWait the old leader is thawed with its peers still silent.
 func (n *Nemesis) applyStaleLeader(ctx context.Context, fault *history.Fault) error {
 	old := fault.Targets[0]
+	others := without(n.nodes, old)
 	before, err := n.cluster.Status(ctx, old)
 	if err != nil {
 		return fmt.Errorf("status of the leader %s: %w", old, err)
 	}
-	if err := n.cluster.SetGrudge(ctx, fault.Grudge); err != nil {
-		return fmt.Errorf("isolate %s: %w", old, err)
+	err = n.cluster.Pause(ctx, old)
+	n.paused[old] = err == nil
+	if err != nil {
+		return fmt.Errorf("pause %s: %w", old, err)
 	}
+	frozen := time.Now()
+	silent := map[string][]string{}
+	for _, node := range others {
+		silent[node] = []string{old}
+	}
+	if err := n.silencer.SetSilence(ctx, silent); err != nil {
+		return fmt.Errorf("stop the others sending to %s: %w", old, err)
+	}
+	fault.Grudge = map[string][]string{} // what it drops itself; the silence is on the senders
 	began := time.Now()
-	elected, err := n.awaitNewLeader(ctx, without(n.nodes, old), before.Generation, n.newLeaderWait)
+	elected, err := n.awaitNewLeader(ctx, others, before.Generation, n.newLeaderWait)
 	if err != nil {
 		fault.Params["new_leader"] = "none"
 		fault.Params["new_leader_error"] = err.Error()
-		return nil // the isolation holds: a fault, just not the targeted one
+	} else {
+		fault.Params["new_leader"] = elected
+		fault.Params["new_leader_ms"] = millis(time.Since(began))
+		// The new leader keeps sending nothing to the old one, whose own
+		// rule only takes effect once it is thawed.
+		if err := n.silencer.SetSilence(ctx, map[string][]string{elected: {old}}); err != nil {
+			return fmt.Errorf("stop %s sending to %s: %w", elected, old, err)
+		}
+		grudge := Complete([][]string{{old}, {elected}})
+		if err := n.cluster.SetGrudge(ctx, grudge); err != nil {
+			return fmt.Errorf("cut %s off from %s only: %w", old, elected, err)
+		}
+		fault.Grudge = grudge
+		fault.Targets = []string{old, elected}
 	}
-	fault.Params["new_leader"] = elected
-	fault.Params["new_leader_ms"] = millis(time.Since(began))
-	grudge := Complete([][]string{{old}, {elected}})
-	if err := n.cluster.SetGrudge(ctx, grudge); err != nil {
-		return fmt.Errorf("reconnect %s to all but %s: %w", old, elected, err)
+	if err := n.cluster.Resume(ctx, old); err != nil {
+		return fmt.Errorf("resume %s: %w", old, err)
 	}
-	fault.Grudge = grudge
-	fault.Targets = []string{old, elected}
+	delete(n.paused, old)
+	fault.Params["frozen_ms"] = millis(time.Since(frozen))
 	return nil
+}
+
+// healStaleLeader heals the network and thaws the old leader if applying
+// the fault failed before it did.
+func (n *Nemesis) healStaleLeader(ctx context.Context) error {
+	var errs []error
+	if err := n.cluster.HealNetwork(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("heal network: %w", err))
+	} else {
+		n.networkDirty = false
+	}
+	if _, err := n.resumePaused(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // awaitNewLeader polls the candidates' own status until one leads in a

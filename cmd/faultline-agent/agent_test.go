@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,6 +63,19 @@ func TestGrudgeRuleMatchesSourceAndDrops(t *testing.T) {
 	assert.Equal(t, expr.CmpOpEq, cmp.Op)
 	assert.Equal(t, []byte{10, 77, 3, 12}, cmp.Data)
 	assert.Equal(t, expr.VerdictDrop, exprs[2].(*expr.Verdict).Kind)
+}
+
+func TestSilenceRuleMatchesDestinationAndDrops(t *testing.T) {
+	exprs := silenceRule(net.ParseIP("10.77.3.14"))
+	require.Len(t, exprs, 3)
+	payload := exprs[0].(*expr.Payload)
+	assert.Equal(t, expr.PayloadBaseNetworkHeader, payload.Base)
+	assert.Equal(t, uint32(16), payload.Offset, "IPv4 destination address offset")
+	assert.Equal(t, uint32(4), payload.Len)
+	assert.Equal(t, []byte{10, 77, 3, 14}, exprs[1].(*expr.Cmp).Data)
+	assert.Equal(t, expr.VerdictDrop, exprs[2].(*expr.Verdict).Kind)
+	assert.Equal(t, nftables.ChainHookOutput, baseChain(silenceChain).Hooknum, "silence filters what the node sends")
+	assert.Equal(t, nftables.ChainHookInput, baseChain(grudgeChain).Hooknum)
 }
 
 func TestLossRuleComparesRandomNumberInNetworkOrder(t *testing.T) {

@@ -2,7 +2,7 @@
 // network namespace. The harness runs it through `docker exec`; the image has
 // no shell, so every operation is a subcommand of this static binary.
 //
-//	faultline-agent grudge --drop-from IP[,IP...]   replace the partition rules
+//	faultline-agent grudge --drop-from IP[,IP...] [--drop-to IP[,IP...]]   replace the partition rules
 //	faultline-agent loss --from IP[,IP...] --percent P   replace the packet-loss rules
 //	faultline-agent heal                            delete faultline's nftables table
 //	faultline-agent probe                           print {"nftables":bool,"netem":bool}
@@ -109,14 +109,19 @@ func noArguments(name string, args []string) error {
 func runGrudge(args []string) error {
 	fs := newFlagSet("grudge")
 	dropFrom := fs.String("drop-from", "", "comma-separated source IPv4 addresses whose packets this node drops (empty: drop nothing)")
+	dropTo := fs.String("drop-to", "", "comma-separated destination IPv4 addresses this node sends nothing to (empty: send to all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ips, err := parseIPs(*dropFrom)
+	from, err := parseIPs(*dropFrom)
 	if err != nil {
 		return usageError{fmt.Errorf("--drop-from: %w", err)}
 	}
-	return applyGrudge(ips)
+	to, err := parseIPs(*dropTo)
+	if err != nil {
+		return usageError{fmt.Errorf("--drop-to: %w", err)}
+	}
+	return applyGrudge(from, to)
 }
 
 func runLoss(args []string) error {

@@ -18,6 +18,8 @@ import (
 //	table ip faultline {
 //	  chain grudge { type filter hook input priority raw; policy accept;
 //	    ip saddr 10.77.0.12 drop ... }
+//	  chain silence { type filter hook output priority raw; policy accept;
+//	    ip daddr 10.77.0.14 drop ... }
 //	  chain loss   { type filter hook input priority raw; policy accept;
 //	    ip saddr 10.77.0.13 numgen random mod 10000 < 2500 drop ... }
 //	}
@@ -29,13 +31,19 @@ import (
 // `iptables -A INPUT -s X -j DROP`. A symmetric partition is a grudge on both
 // sides, which is what the nemesis shapes produce.
 //
-// The two chains are independent base chains on the same hook, so replacing
-// the grudge leaves packet loss alone and vice versa. The chains run at raw
+// The silence chain is the other direction, for when the receiver cannot
+// apply a rule itself: a frozen container cannot run the agent, but its
+// peers can stop sending to it, so nothing reaches its socket buffers to be
+// read the moment it thaws.
+//
+// The chains are independent base chains, so replacing the grudge leaves
+// packet loss alone and vice versa. The chains run at raw
 // priority (-300), before conntrack, so established connections are cut too.
 const (
-	tableName   = "faultline"
-	grudgeChain = "grudge"
-	lossChain   = "loss"
+	tableName    = "faultline"
+	grudgeChain  = "grudge"
+	silenceChain = "silence"
+	lossChain    = "loss"
 	// lossModulus is the range of the random number drawn per packet; 10000
 	// gives loss percentages a resolution of 0.01%.
 	lossModulus = 10000
@@ -45,23 +53,35 @@ var faultlineTable = &nftables.Table{Name: tableName, Family: nftables.TableFami
 
 func baseChain(name string) *nftables.Chain {
 	policy := nftables.ChainPolicyAccept
+	hook := nftables.ChainHookInput
+	if name == silenceChain {
+		hook = nftables.ChainHookOutput
+	}
 	return &nftables.Chain{
 		Name:     name,
 		Table:    faultlineTable,
 		Type:     nftables.ChainTypeFilter,
-		Hooknum:  nftables.ChainHookInput,
+		Hooknum:  hook,
 		Priority: nftables.ChainPriorityRaw,
 		Policy:   &policy,
 	}
 }
 
-// applyGrudge atomically replaces the grudge chain's rules with one drop rule per source.
-func applyGrudge(dropFrom []net.IP) error {
+// applyGrudge atomically replaces the grudge chain's rules with one drop
+// rule per source, and the silence chain's with one per destination.
+func applyGrudge(dropFrom, dropTo []net.IP) error {
 	rules := make([][]expr.Any, 0, len(dropFrom))
 	for _, ip := range dropFrom {
 		rules = append(rules, grudgeRule(ip))
 	}
-	return replaceChain(grudgeChain, rules)
+	if err := replaceChain(grudgeChain, rules); err != nil {
+		return err
+	}
+	rules = make([][]expr.Any, 0, len(dropTo))
+	for _, ip := range dropTo {
+		rules = append(rules, silenceRule(ip))
+	}
+	return replaceChain(silenceChain, rules)
 }
 
 // applyLoss atomically replaces the loss chain's rules: packets from each
@@ -151,6 +171,15 @@ func matchSource(ip net.IP) []expr.Any {
 // grudgeRule is `ip saddr IP drop`.
 func grudgeRule(ip net.IP) []expr.Any {
 	return append(matchSource(ip), &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// silenceRule is `ip daddr IP drop`.
+func silenceRule(ip net.IP) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.To4()},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
 }
 
 // lossRule is `ip saddr IP numgen random mod lossModulus < threshold drop`.
