@@ -156,29 +156,7 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 func (c *Cluster) SetGrudge(ctx context.Context, grudge map[string][]string) error {
 	c.faultMu.Lock()
 	defer c.faultMu.Unlock()
-	if c.cli == nil {
-		return fmt.Errorf("set grudge: %w", errNotSetUp)
-	}
-	next := make(map[string][]string, len(grudge))
-	for name, from := range grudge {
-		if _, err := c.node(name); err != nil {
-			return fmt.Errorf("set grudge: %w", err)
-		}
-		if _, err := c.ips(from); err != nil {
-			return fmt.Errorf("set grudge of %s: %w", name, err)
-		}
-		if len(from) > 0 {
-			next[name] = slices.Sorted(slices.Values(from))
-		}
-	}
-	var changed []*node
-	for _, n := range c.nodes {
-		if n.rulesStale || !slices.Equal(c.grudge[n.name], next[n.name]) {
-			changed = append(changed, n)
-		}
-	}
-	c.grudge = next
-	return c.onNodes(ctx, changed, c.applyGrudgeOrAll(ctx))
+	return c.replaceLinks(ctx, "grudge", &c.grudge, grudge)
 }
 
 // SetSilence replaces the outbound half of the partition: silence[x] lists
@@ -188,28 +166,35 @@ func (c *Cluster) SetGrudge(ctx context.Context, grudge map[string][]string) err
 func (c *Cluster) SetSilence(ctx context.Context, silence map[string][]string) error {
 	c.faultMu.Lock()
 	defer c.faultMu.Unlock()
+	return c.replaceLinks(ctx, "silence", &c.silence, silence)
+}
+
+// replaceLinks makes *current (the grudge or the silence: node -> peers)
+// equal links and applies the partition rules of every node whose entry
+// changed. The caller holds faultMu.
+func (c *Cluster) replaceLinks(ctx context.Context, what string, current *map[string][]string, links map[string][]string) error {
 	if c.cli == nil {
-		return fmt.Errorf("set silence: %w", errNotSetUp)
+		return fmt.Errorf("set %s: %w", what, errNotSetUp)
 	}
-	next := make(map[string][]string, len(silence))
-	for name, to := range silence {
+	next := make(map[string][]string, len(links))
+	for name, peers := range links {
 		if _, err := c.node(name); err != nil {
-			return fmt.Errorf("set silence: %w", err)
+			return fmt.Errorf("set %s: %w", what, err)
 		}
-		if _, err := c.ips(to); err != nil {
-			return fmt.Errorf("set silence of %s: %w", name, err)
+		if _, err := c.ips(peers); err != nil {
+			return fmt.Errorf("set %s of %s: %w", what, name, err)
 		}
-		if len(to) > 0 {
-			next[name] = slices.Sorted(slices.Values(to))
+		if len(peers) > 0 {
+			next[name] = slices.Sorted(slices.Values(peers))
 		}
 	}
 	var changed []*node
 	for _, n := range c.nodes {
-		if n.rulesStale || !slices.Equal(c.silence[n.name], next[n.name]) {
+		if n.rulesStale || !slices.Equal((*current)[n.name], next[n.name]) {
 			changed = append(changed, n)
 		}
 	}
-	c.silence = next
+	*current = next
 	return c.onNodes(ctx, changed, c.applyGrudgeOrAll(ctx))
 }
 

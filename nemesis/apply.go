@@ -65,11 +65,7 @@ func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 	case KindStaleLeader:
 		return n.healStaleLeader(ctx)
 	case KindPartition, KindLoss, KindDelay:
-		if err := n.cluster.HealNetwork(ctx); err != nil {
-			return fmt.Errorf("heal network: %w", err)
-		}
-		n.networkDirty = false
-		return nil
+		return n.healNetwork(ctx)
 	case KindSkewedLeader:
 		return n.healSkewedLeader(ctx, fault)
 	case KindKill:
@@ -94,6 +90,16 @@ func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 		return err
 	}
 	return fmt.Errorf("unknown fault kind %q", fault.Kind)
+}
+
+// healNetwork removes every network fault and notes the network clean. The
+// caller holds n.mu.
+func (n *Nemesis) healNetwork(ctx context.Context) error {
+	if err := n.cluster.HealNetwork(ctx); err != nil {
+		return fmt.Errorf("heal network: %w", err)
+	}
+	n.networkDirty = false
+	return nil
 }
 
 // eachTarget calls do for every target in order, timing each call into

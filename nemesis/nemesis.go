@@ -196,10 +196,8 @@ func (n *Nemesis) HealAll(ctx context.Context) error {
 		errs = append(errs, n.stopLocked(ctx))
 	}
 	if n.networkDirty || slices.ContainsFunc(n.opts.Faults, isNetworkKind) {
-		if err := n.cluster.HealNetwork(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("heal network: %w", err))
-		} else {
-			n.networkDirty = false
+		if err := n.healNetwork(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if _, err := n.resumePaused(ctx); err != nil {

@@ -93,16 +93,9 @@ func (n *Nemesis) applyStaleLeader(ctx context.Context, fault *history.Fault) er
 // healStaleLeader heals the network and thaws the old leader if applying
 // the fault failed before it did.
 func (n *Nemesis) healStaleLeader(ctx context.Context) error {
-	var errs []error
-	if err := n.cluster.HealNetwork(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("heal network: %w", err))
-	} else {
-		n.networkDirty = false
-	}
-	if _, err := n.resumePaused(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	err := n.healNetwork(ctx)
+	_, resumeErr := n.resumePaused(ctx)
+	return errors.Join(err, resumeErr)
 }
 
 // awaitNewLeader polls the candidates' own status until one leads in a
@@ -181,16 +174,8 @@ func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) e
 
 // healSkewedLeader heals the network and resets the leader's clock.
 func (n *Nemesis) healSkewedLeader(ctx context.Context, fault *history.Fault) error {
-	var errs []error
-	if err := n.cluster.HealNetwork(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("heal network: %w", err))
-	} else {
-		n.networkDirty = false
-	}
-	offsets, err := n.resetClocks(ctx, fault.Targets)
+	err := n.healNetwork(ctx)
+	offsets, resetErr := n.resetClocks(ctx, fault.Targets)
 	fault.ClockOffsetsMillis = offsets
-	if err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return errors.Join(err, resetErr)
 }
