@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Linearizability struct {
 	// MaxFailingKeys bounds the lists in the details; 0 means
 	// DefaultMaxFailingKeys.
 	MaxFailingKeys int
+	// SearchMemoryBytes bounds the heap while searching; a key whose search
+	// is stopped for it is unknown. 0 means DefaultSearchMemoryBytes().
+	SearchMemoryBytes uint64
 }
 
 // LinearizabilityDetails is the Details of a linearizability Result.
@@ -39,7 +43,11 @@ type LinearizabilityDetails struct {
 	// TimedOutKeys are keys whose search did not finish in time.
 	TimedOutKeys     []string `json:"timed_out_keys,omitempty"`
 	TimedOutKeyCount int      `json:"timed_out_key_count"`
-	DurationMillis   int64    `json:"duration_ms"`
+	// OverBudgetKeys are keys whose search was stopped because the heap
+	// passed SearchMemoryBytes.
+	OverBudgetKeys     []string `json:"over_budget_keys,omitempty"`
+	OverBudgetKeyCount int      `json:"over_budget_key_count"`
+	DurationMillis     int64    `json:"duration_ms"`
 }
 
 // FailingKey describes a key whose operations are not linearizable. The
@@ -56,8 +64,9 @@ type FailingKey struct {
 	StartTime int64 `json:"start_time"`
 	EndTime   int64 `json:"end_time"`
 	// FirstFlagged is the invoke time of the op the longest partial
-	// linearization porcupine found could not take (see firstUnlinearized).
-	// Nil when the verbose search did not finish.
+	// linearization porcupine found could not take (see firstUnlinearized),
+	// or of the read listPrecheck flagged. Nil when the verbose search did
+	// not finish.
 	FirstFlagged *int64 `json:"first_flagged_ns,omitempty"`
 }
 
@@ -67,6 +76,11 @@ func (l Linearizability) Name() string { return "linearizability" }
 type keyResult struct {
 	key    string
 	result porcupine.CheckResult
+	// overBudget: the memory guard stopped the search (result Unknown).
+	overBudget bool
+	// flagged is set when a precheck proved the key illegal without a
+	// search: the call time of the first op it flags.
+	flagged *int64
 }
 
 // Check runs porcupine on every key within in.CheckTimeout.
@@ -102,14 +116,21 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 		ctx, cancel = context.WithTimeout(ctx, in.CheckTimeout)
 		defer cancel()
 	}
-	results := checkKeys(ctx, model, byKey, keys)
+	guard := newMemoryGuard(l.SearchMemoryBytes)
+	defer guard.Close()
+	results := checkKeys(ctx, guard, l.Model, model, byKey, keys)
 
 	var failing []string
+	flagged := make(map[string]*int64)
 	for _, kr := range results {
-		switch kr.result {
-		case porcupine.Illegal:
+		switch {
+		case kr.result == porcupine.Illegal:
 			failing = append(failing, kr.key)
-		case porcupine.Unknown:
+			flagged[kr.key] = kr.flagged
+		case kr.overBudget:
+			details.OverBudgetKeys = boundedAppend(details.OverBudgetKeys, maxKeys, kr.key)
+			details.OverBudgetKeyCount++
+		case kr.result == porcupine.Unknown:
 			details.TimedOutKeys = boundedAppend(details.TimedOutKeys, maxKeys, kr.key)
 			details.TimedOutKeyCount++
 		}
@@ -123,7 +144,7 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 		if i >= maxKeys {
 			break
 		}
-		fk := describeFailingKey(ctx, model, k, byKey[k])
+		fk := describeFailingKey(ctx, guard, model, k, byKey[k], flagged[k])
 		details.FailingKeys = append(details.FailingKeys, fk)
 		res.FirstFlagged = minTime(res.FirstFlagged, fk.FirstFlagged)
 	}
@@ -133,9 +154,16 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 	case details.FailingKeyCount > 0:
 		res.Verdict = Invalid
 		res.Reason = fmt.Sprintf("%d of %d keys are not linearizable (first: %q)", details.FailingKeyCount, len(keys), failing[0])
-	case details.TimedOutKeyCount > 0:
+	case details.TimedOutKeyCount > 0 || details.OverBudgetKeyCount > 0:
 		res.Verdict = Unknown
-		res.Reason = fmt.Sprintf("the search for %d of %d keys did not finish within the check timeout %s", details.TimedOutKeyCount, len(keys), in.CheckTimeout)
+		var parts []string
+		if n := details.TimedOutKeyCount; n > 0 {
+			parts = append(parts, fmt.Sprintf("the search for %d of %d keys did not finish within the check timeout %s", n, len(keys), in.CheckTimeout))
+		}
+		if n := details.OverBudgetKeyCount; n > 0 {
+			parts = append(parts, fmt.Sprintf("the search for %d of %d keys was stopped when the heap passed %d MiB", n, len(keys), guard.budget>>20))
+		}
+		res.Reason = strings.Join(parts, "; ")
 	default:
 		res.Verdict = Valid
 		res.Reason = fmt.Sprintf("%d ops on %d keys are linearizable", details.OpsChecked, len(keys))
@@ -154,26 +182,32 @@ const firstPassKeyTimeout = 2 * time.Second
 // first every key with at most firstPassKeyTimeout each, then the keys that
 // were not decided with whatever time is left. A key whose search is cut
 // short by ctx is porcupine.Unknown.
-func checkKeys(ctx context.Context, model porcupine.Model, byKey map[string][]porcupine.Operation, keys []string) []keyResult {
+func checkKeys(ctx context.Context, guard *memoryGuard, modelName string, model porcupine.Model, byKey map[string][]porcupine.Operation, keys []string) []keyResult {
 	results := make([]keyResult, len(keys))
-	all := make([]int, len(keys))
-	for i := range keys {
-		all[i] = i
+	var all []int
+	for i, k := range keys {
+		if modelName == ModelList {
+			if at := listPrecheck(byKey[k]); at != nil {
+				results[i] = keyResult{key: k, result: porcupine.Illegal, flagged: at}
+				continue
+			}
+		}
+		all = append(all, i)
 	}
-	checkPass(ctx, model, byKey, keys, all, firstPassKeyTimeout, results)
+	checkPass(ctx, guard, model, byKey, keys, all, firstPassKeyTimeout, results)
 	var undecided []int
-	for i, r := range results {
-		if r.result == porcupine.Unknown {
+	for _, i := range all {
+		if results[i].result == porcupine.Unknown {
 			undecided = append(undecided, i)
 		}
 	}
-	checkPass(ctx, model, byKey, keys, undecided, 0, results)
+	checkPass(ctx, guard, model, byKey, keys, undecided, 0, results)
 	return results
 }
 
 // checkPass checks keys[i] for every i in which, with per-key timeout
 // keyTimeout (0: only ctx's deadline bounds it), storing into results.
-func checkPass(ctx context.Context, model porcupine.Model, byKey map[string][]porcupine.Operation,
+func checkPass(ctx context.Context, guard *memoryGuard, model porcupine.Model, byKey map[string][]porcupine.Operation,
 	keys []string, which []int, keyTimeout time.Duration, results []keyResult) {
 	workers := min(runtime.GOMAXPROCS(0), len(which))
 	next := make(chan int)
@@ -183,7 +217,8 @@ func checkPass(ctx context.Context, model porcupine.Model, byKey map[string][]po
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = keyResult{key: keys[i], result: checkOneKey(ctx, model, byKey[keys[i]], keyTimeout)}
+				result, overBudget := checkOneKey(ctx, guard, model, byKey[keys[i]], keyTimeout)
+				results[i] = keyResult{key: keys[i], result: result, overBudget: overBudget}
 			}
 		}()
 	}
@@ -195,31 +230,38 @@ func checkPass(ctx context.Context, model porcupine.Model, byKey map[string][]po
 }
 
 // checkOneKey runs porcupine on one key's operations for at most keyTimeout
-// (0: no cap) and never past ctx's deadline.
-func checkOneKey(ctx context.Context, model porcupine.Model, ops []porcupine.Operation, keyTimeout time.Duration) porcupine.CheckResult {
+// (0: no cap), never past ctx's deadline and within guard's memory budget
+// (overBudget: it was stopped for memory).
+func checkOneKey(ctx context.Context, guard *memoryGuard, model porcupine.Model, ops []porcupine.Operation, keyTimeout time.Duration) (result porcupine.CheckResult, overBudget bool) {
 	if ctx.Err() != nil {
-		return porcupine.Unknown
+		return porcupine.Unknown, false
 	}
 	timeout := keyTimeout
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return porcupine.Unknown
+			return porcupine.Unknown, false
 		}
 		if timeout == 0 || left < timeout {
 			timeout = left
 		}
 	}
-	return porcupine.CheckOperationsTimeout(model, ops, timeout)
+	result, _, overBudget = guard.search(model, ops, timeout, false)
+	return result, overBudget
 }
 
-// describeFailingKey reruns the search verbosely to find how far it got.
-func describeFailingKey(ctx context.Context, model porcupine.Model, key string, ops []porcupine.Operation) FailingKey {
+// describeFailingKey reruns the search verbosely to find how far it got,
+// unless a precheck already flagged an op (flagged non-nil).
+func describeFailingKey(ctx context.Context, guard *memoryGuard, model porcupine.Model, key string, ops []porcupine.Operation, flagged *int64) FailingKey {
 	fk := FailingKey{Key: key, Ops: len(ops), StartTime: ops[0].Call}
 	for _, op := range ops {
 		if op.Return != infinity && op.Return > fk.EndTime {
 			fk.EndTime = op.Return
 		}
+	}
+	if flagged != nil {
+		fk.FirstFlagged = flagged
+		return fk
 	}
 	timeout := verboseTimeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -230,7 +272,7 @@ func describeFailingKey(ctx context.Context, model porcupine.Model, key string, 
 	if timeout <= 0 {
 		return fk
 	}
-	result, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
+	result, info, _ := guard.search(model, ops, timeout, true)
 	var longest [][]int
 	for _, partition := range info.PartialLinearizations() {
 		for _, lin := range partition {

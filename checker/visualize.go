@@ -15,6 +15,11 @@ import (
 // VisualizeTimeout bounds the search VisualizeKey runs for one key.
 var VisualizeTimeout = time.Minute
 
+// VisualizeMemoryBytes bounds the heap during that search. The drawing only
+// needs the partial linearizations found so far, and the report draws
+// several keys, so the budget is well below the checker's.
+var VisualizeMemoryBytes uint64 = 1 << 30
+
 // VisualizeKey checks one key of h against model again, verbosely, and writes
 // porcupine's HTML visualization of its (partial) linearizations to path. The
 // fault windows of h that overlap the key's operations are added as
@@ -46,7 +51,9 @@ func VisualizeKey(h history.History, model string, key string, path string) erro
 	if len(ops) == 0 {
 		return fmt.Errorf("visualize key %q: no %s operations on this key", key, model)
 	}
-	_, info := porcupine.CheckOperationsVerbose(m, ops, VisualizeTimeout)
+	guard := newMemoryGuard(min(VisualizeMemoryBytes, DefaultSearchMemoryBytes()))
+	defer guard.Close()
+	_, info, _ := guard.search(m, ops, VisualizeTimeout, true)
 	info.AddAnnotations(faultAnnotations(h.FaultWindows(), ops))
 	if err := porcupine.VisualizePath(m, info, path); err != nil {
 		return fmt.Errorf("visualize key %q: write %s: %w", key, path, err)

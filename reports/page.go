@@ -110,6 +110,9 @@ type linView struct {
 	Notes         []string
 	TimedOut      []string
 	TimedOutCount int
+	// OverBudget are keys whose search was stopped for memory.
+	OverBudget      []string
+	OverBudgetCount int
 }
 
 type linKey struct {

@@ -234,7 +234,8 @@ func optionalTime(ns *int64, format func(int64) string) string {
 func linearView(d *checker.LinearizabilityDetails, faults []FaultInterval, visuals map[string]keyVisual) *linView {
 	v := &linView{Model: d.Model, KeysChecked: d.KeysChecked, OpsChecked: d.OpsChecked,
 		Duration: formatDuration(time.Duration(d.DurationMillis) * time.Millisecond),
-		TimedOut: d.TimedOutKeys, TimedOutCount: d.TimedOutKeyCount}
+		TimedOut: d.TimedOutKeys, TimedOutCount: d.TimedOutKeyCount,
+		OverBudget: d.OverBudgetKeys, OverBudgetCount: d.OverBudgetKeyCount}
 	drawn := 0
 	for _, fk := range d.FailingKeys {
 		k := linKey{Key: fk.Key, Ops: fk.Ops, Longest: fk.LongestLinearizable, From: formatSeconds(fk.StartTime),
