@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,7 @@ func finalReads(ctx context.Context, spec Spec, env Env, wl workloads.Workload, 
 // convergence polls every node's status until all report the same applied
 // index and state digest, or ctx ends; it returns the last states seen.
 func convergence(ctx context.Context, db DB) []checker.ReplicaState {
+	var watch stallWatch
 	for {
 		states := make([]checker.ReplicaState, 0, len(db.Nodes()))
 		for _, node := range db.Nodes() {
@@ -126,7 +128,7 @@ func convergence(ctx context.Context, db DB) []checker.ReplicaState {
 			}
 			states = append(states, rs)
 		}
-		if converged(states) {
+		if converged(states) || watch.stalled(states, time.Now()) {
 			return states
 		}
 		select {
@@ -135,6 +137,30 @@ func convergence(ctx context.Context, db DB) []checker.ReplicaState {
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// convergenceStall ends the wait for convergence early: replicas none of
+// whose states (applied index, digest, error) changed for this long are not
+// catching up. A diverged log is never repaired, so waiting out the rest of
+// the recovery timeout would only delay the verdict. A catching-up follower
+// applies entries every heartbeat and a snapshot install takes seconds, so
+// 20 s without any change is well past both.
+const convergenceStall = 20 * time.Second
+
+// stallWatch tells when a sequence of replica states stopped changing.
+type stallWatch struct {
+	last  []checker.ReplicaState
+	since time.Time
+}
+
+// stalled records states seen at now and reports whether they are the same
+// as every sample of the last convergenceStall.
+func (w *stallWatch) stalled(states []checker.ReplicaState, now time.Time) bool {
+	if w.last == nil || !slices.Equal(states, w.last) {
+		w.last, w.since = states, now
+		return false
+	}
+	return now.Sub(w.since) >= convergenceStall
 }
 
 func converged(states []checker.ReplicaState) bool {
