@@ -70,8 +70,6 @@ type memoryGuard struct {
 	mu     sync.Mutex
 	active map[*atomic.Bool]struct{}
 	done   chan struct{}
-	// stops counts the searches stopped for memory (for tests and details).
-	stops atomic.Int64
 }
 
 // newMemoryGuard starts watching the heap; Close stops it. A zero budget
@@ -111,9 +109,7 @@ func (g *memoryGuard) watch() {
 		}
 		g.mu.Lock()
 		for stopped := range g.active {
-			if !stopped.Swap(true) {
-				g.stops.Add(1)
-			}
+			stopped.Store(true)
 		}
 		g.mu.Unlock()
 	}
