@@ -62,3 +62,20 @@ func (b *builder) fault(kind string, start bool) *builder {
 	b.add(history.Op{Type: history.Invoke, Process: history.NemesisProcess, F: f, Fault: fault})
 	return b.add(history.Op{Type: history.OK, Process: history.NemesisProcess, F: f, Fault: fault})
 }
+
+// explodingRegisterKey adds one register key whose search space is
+// exponential: many fully concurrent writes and reads, plus a read of a value
+// never written, which is rejected only after trying every order.
+func explodingRegisterKey(b *builder, key string) *builder {
+	const n = 24
+	for p := 0; p < n; p++ {
+		b.invoke(p, history.FWrite, key, v(int64(p)), nil)
+		b.invoke(n+p, history.FRead, key, nil, nil)
+	}
+	b.invoke(2*n, history.FRead, key, nil, nil)
+	for p := 0; p < n; p++ {
+		b.complete(p, ok, history.FWrite, key, v(int64(p)))
+		b.complete(n+p, ok, history.FRead, key, v(int64((p+1)%n)))
+	}
+	return b.complete(2*n, ok, history.FRead, key, v(999))
+}

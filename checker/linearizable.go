@@ -144,7 +144,7 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 		if i >= maxKeys {
 			break
 		}
-		fk := describeFailingKey(ctx, guard, model, k, byKey[k], flagged[k])
+		fk := describeFailingKey(ctx, guard, keyModel(l.Model, model, byKey[k]), k, byKey[k], flagged[k])
 		details.FailingKeys = append(details.FailingKeys, fk)
 		res.FirstFlagged = minTime(res.FirstFlagged, fk.FirstFlagged)
 	}
@@ -184,6 +184,7 @@ const firstPassKeyTimeout = 2 * time.Second
 // short by ctx is porcupine.Unknown.
 func checkKeys(ctx context.Context, guard *memoryGuard, modelName string, model porcupine.Model, byKey map[string][]porcupine.Operation, keys []string) []keyResult {
 	results := make([]keyResult, len(keys))
+	models := make([]porcupine.Model, len(keys))
 	var all []int
 	for i, k := range keys {
 		if modelName == ModelList {
@@ -192,22 +193,24 @@ func checkKeys(ctx context.Context, guard *memoryGuard, modelName string, model 
 				continue
 			}
 		}
+		models[i] = keyModel(modelName, model, byKey[k])
 		all = append(all, i)
 	}
-	checkPass(ctx, guard, model, byKey, keys, all, firstPassKeyTimeout, results)
+	checkPass(ctx, guard, models, byKey, keys, all, firstPassKeyTimeout, results)
 	var undecided []int
 	for _, i := range all {
 		if results[i].result == porcupine.Unknown {
 			undecided = append(undecided, i)
 		}
 	}
-	checkPass(ctx, guard, model, byKey, keys, undecided, 0, results)
+	checkPass(ctx, guard, models, byKey, keys, undecided, 0, results)
 	return results
 }
 
-// checkPass checks keys[i] for every i in which, with per-key timeout
-// keyTimeout (0: only ctx's deadline bounds it), storing into results.
-func checkPass(ctx context.Context, guard *memoryGuard, model porcupine.Model, byKey map[string][]porcupine.Operation,
+// checkPass checks keys[i] against models[i] for every i in which, with
+// per-key timeout keyTimeout (0: only ctx's deadline bounds it), storing into
+// results.
+func checkPass(ctx context.Context, guard *memoryGuard, models []porcupine.Model, byKey map[string][]porcupine.Operation,
 	keys []string, which []int, keyTimeout time.Duration, results []keyResult) {
 	workers := min(runtime.GOMAXPROCS(0), len(which))
 	next := make(chan int)
@@ -217,7 +220,7 @@ func checkPass(ctx context.Context, guard *memoryGuard, model porcupine.Model, b
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				result, overBudget := checkOneKey(ctx, guard, model, byKey[keys[i]], keyTimeout)
+				result, overBudget := checkOneKey(ctx, guard, models[i], byKey[keys[i]], keyTimeout)
 				results[i] = keyResult{key: keys[i], result: result, overBudget: overBudget}
 			}
 		}()

@@ -156,18 +156,7 @@ func TestVisualizeKey(t *testing.T) {
 // never written that can only be rejected after trying every order) and
 // checks that running out of time is unknown, never valid.
 func TestLinearizabilitySearchTimeout(t *testing.T) {
-	b := new(builder)
-	const n = 24
-	for p := 0; p < n; p++ {
-		b.invoke(p, history.FWrite, "k", v(int64(p)), nil)
-		b.invoke(n+p, history.FRead, "k", nil, nil)
-	}
-	b.invoke(2*n, history.FRead, "k", nil, nil)
-	for p := 0; p < n; p++ {
-		b.complete(p, ok, history.FWrite, "k", v(int64(p)))
-		b.complete(n+p, ok, history.FRead, "k", v(int64((p+1)%n)))
-	}
-	b.complete(2*n, ok, history.FRead, "k", v(999))
+	b := explodingRegisterKey(new(builder), "k")
 	start := time.Now()
 	r := Linearizability{Model: ModelRegister}.Check(context.Background(), Input{History: b.h, CheckTimeout: 300 * time.Millisecond})
 	assert.Equal(t, Unknown, r.Verdict, r.Reason)
