@@ -74,7 +74,9 @@ type FailingKey struct {
 func (l Linearizability) Name() string { return "linearizability" }
 
 type keyResult struct {
-	key    string
+	key string
+	// model is the one the key was (or would be) searched with.
+	model  porcupine.Model
 	result porcupine.CheckResult
 	// overBudget: the memory guard stopped the search (result Unknown).
 	overBudget bool
@@ -121,12 +123,12 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 	results := checkKeys(ctx, guard, l.Model, model, byKey, keys)
 
 	var failing []string
-	flagged := make(map[string]*int64)
+	illegal := make(map[string]keyResult)
 	for _, kr := range results {
 		switch {
 		case kr.result == porcupine.Illegal:
 			failing = append(failing, kr.key)
-			flagged[kr.key] = kr.flagged
+			illegal[kr.key] = kr
 		case kr.overBudget:
 			details.OverBudgetKeys = boundedAppend(details.OverBudgetKeys, maxKeys, kr.key)
 			details.OverBudgetKeyCount++
@@ -144,7 +146,7 @@ func (l Linearizability) Check(ctx context.Context, in Input) Result {
 		if i >= maxKeys {
 			break
 		}
-		fk := describeFailingKey(ctx, guard, keyModel(l.Model, model, byKey[k]), k, byKey[k], flagged[k])
+		fk := describeFailingKey(ctx, guard, illegal[k].model, k, byKey[k], illegal[k].flagged)
 		details.FailingKeys = append(details.FailingKeys, fk)
 		res.FirstFlagged = minTime(res.FirstFlagged, fk.FirstFlagged)
 	}
@@ -184,34 +186,32 @@ const firstPassKeyTimeout = 2 * time.Second
 // short by ctx is porcupine.Unknown.
 func checkKeys(ctx context.Context, guard *memoryGuard, modelName string, model porcupine.Model, byKey map[string][]porcupine.Operation, keys []string) []keyResult {
 	results := make([]keyResult, len(keys))
-	models := make([]porcupine.Model, len(keys))
 	var all []int
 	for i, k := range keys {
-		if modelName == ModelList {
-			if at := listPrecheck(byKey[k]); at != nil {
-				results[i] = keyResult{key: k, result: porcupine.Illegal, flagged: at}
-				continue
-			}
+		keyModel, flagged := prepareKey(modelName, model, byKey[k])
+		results[i] = keyResult{key: k, model: keyModel}
+		if flagged != nil {
+			results[i].result, results[i].flagged = porcupine.Illegal, flagged
+			continue
 		}
-		models[i] = keyModel(modelName, model, byKey[k])
 		all = append(all, i)
 	}
-	checkPass(ctx, guard, models, byKey, keys, all, firstPassKeyTimeout, results)
+	checkPass(ctx, guard, byKey, all, firstPassKeyTimeout, results)
 	var undecided []int
 	for _, i := range all {
 		if results[i].result == porcupine.Unknown {
 			undecided = append(undecided, i)
 		}
 	}
-	checkPass(ctx, guard, models, byKey, keys, undecided, 0, results)
+	checkPass(ctx, guard, byKey, undecided, 0, results)
 	return results
 }
 
-// checkPass checks keys[i] against models[i] for every i in which, with
-// per-key timeout keyTimeout (0: only ctx's deadline bounds it), storing into
-// results.
-func checkPass(ctx context.Context, guard *memoryGuard, models []porcupine.Model, byKey map[string][]porcupine.Operation,
-	keys []string, which []int, keyTimeout time.Duration, results []keyResult) {
+// checkPass checks results[i]'s key against its model for every i in which,
+// with per-key timeout keyTimeout (0: only ctx's deadline bounds it), storing
+// the outcome into results[i].
+func checkPass(ctx context.Context, guard *memoryGuard, byKey map[string][]porcupine.Operation,
+	which []int, keyTimeout time.Duration, results []keyResult) {
 	workers := min(runtime.GOMAXPROCS(0), len(which))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -220,8 +220,8 @@ func checkPass(ctx context.Context, guard *memoryGuard, models []porcupine.Model
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				result, overBudget := checkOneKey(ctx, guard, models[i], byKey[keys[i]], keyTimeout)
-				results[i] = keyResult{key: keys[i], result: result, overBudget: overBudget}
+				r := &results[i]
+				r.result, r.overBudget = checkOneKey(ctx, guard, r.model, byKey[r.key], keyTimeout)
 			}
 		}()
 	}

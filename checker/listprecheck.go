@@ -10,7 +10,8 @@ import (
 
 // listPrecheck looks for violations of an append-only list that need no
 // search, and returns the call time of the earliest read showing one (nil
-// when it finds none; the key may still be illegal). In any linearization
+// when it finds none; the key may still be illegal) and the longest read
+// (meaningful only when nothing was flagged: then every read is its prefix). In any linearization
 // every read returns a prefix of the final list, so:
 //   - two reads must be prefixes of one another;
 //   - a read holds each element at most once;
@@ -20,7 +21,7 @@ import (
 // A history of lost appends breaks these, and it is the history on which the
 // search is slowest: no order of the indeterminate appends explains the
 // reads, so porcupine tries them all before giving up.
-func listPrecheck(ops []porcupine.Operation) *int64 {
+func listPrecheck(ops []porcupine.Operation) (flagged *int64, longest []string) {
 	var reads []int
 	for i, op := range ops {
 		if op.Input.(listInput).op == opRead {
@@ -29,14 +30,12 @@ func listPrecheck(ops []porcupine.Operation) *int64 {
 	}
 	sort.SliceStable(reads, func(a, b int) bool { return ops[reads[a]].Return < ops[reads[b]].Return })
 
-	var flagged *int64
 	flag := func(op porcupine.Operation) {
 		if flagged == nil || op.Call < *flagged {
 			call := op.Call
 			flagged = &call
 		}
 	}
-	var longest []string
 	for _, ri := range reads {
 		read := ops[ri]
 		list := splitList(read.Output.(listOutput).list)
@@ -48,7 +47,7 @@ func listPrecheck(ops []porcupine.Operation) *int64 {
 			longest = list
 		}
 	}
-	return flagged
+	return flagged, longest
 }
 
 func splitList(encoded string) []string {
@@ -99,7 +98,7 @@ func missesAcknowledged(ops []porcupine.Operation, read porcupine.Operation, lis
 }
 
 // guideListModel returns the list model narrowed, for one key that passed
-// listPrecheck, to the element order its longest read shows.
+// listPrecheck, to the element order of its longest read.
 //
 // The plain model lets porcupine append concurrent elements in every order
 // and finds out only at the next read which order was right, so a key whose
@@ -112,16 +111,7 @@ func missesAcknowledged(ops []porcupine.Operation, read porcupine.Operation, lis
 // only append that can lead to a full linearization is L[i]; once it is L,
 // only elements not in L. A refused append is tried again later, as porcupine
 // does with any step the model refuses.
-func guideListModel(ops []porcupine.Operation) porcupine.Model {
-	var longest []string
-	for _, op := range ops {
-		if op.Input.(listInput).op != opRead {
-			continue
-		}
-		if list := splitList(op.Output.(listOutput).list); len(list) > len(longest) {
-			longest = list
-		}
-	}
+func guideListModel(longest []string) porcupine.Model {
 	if len(longest) == 0 {
 		return listModel
 	}
@@ -153,11 +143,17 @@ func guideListModel(ops []porcupine.Operation) porcupine.Model {
 	return guided
 }
 
-// keyModel returns the model to search one key's ops with: the list model
-// guided by the key's reads when they pass listPrecheck, else model.
-func keyModel(name string, model porcupine.Model, ops []porcupine.Operation) porcupine.Model {
-	if name == ModelList && listPrecheck(ops) == nil {
-		return guideListModel(ops)
+// prepareKey returns the model to search one key's ops with: for the list
+// model, the one guided by the key's longest read, unless listPrecheck
+// already flags a read (flagged non-nil: the key is illegal, no search
+// needed); for any other, model itself.
+func prepareKey(name string, model porcupine.Model, ops []porcupine.Operation) (keyModel porcupine.Model, flagged *int64) {
+	if name != ModelList {
+		return model, nil
 	}
-	return model
+	flagged, longest := listPrecheck(ops)
+	if flagged != nil {
+		return model, flagged
+	}
+	return guideListModel(longest), nil
 }

@@ -53,7 +53,8 @@ func VisualizeKey(h history.History, model string, key string, path string) erro
 	}
 	guard := newMemoryGuard(min(VisualizeMemoryBytes, DefaultSearchMemoryBytes()))
 	defer guard.Close()
-	_, info, _ := guard.search(keyModel(model, m, ops), ops, VisualizeTimeout, true)
+	keyModel, _ := prepareKey(model, m, ops)
+	_, info, _ := guard.search(keyModel, ops, VisualizeTimeout, true)
 	info.AddAnnotations(faultAnnotations(h.FaultWindows(), ops))
 	if err := porcupine.VisualizePath(m, info, path); err != nil {
 		return fmt.Errorf("visualize key %q: write %s: %w", key, path, err)

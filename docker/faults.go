@@ -195,20 +195,18 @@ func (c *Cluster) replaceLinks(ctx context.Context, what string, current *map[st
 		}
 	}
 	*current = next
-	return c.onNodes(ctx, changed, c.applyGrudgeOrAll(ctx))
-}
-
-// applyGrudgeOrAll applies a node's partition rules (both directions), or
-// its whole rule set when it is stale.
-func (c *Cluster) applyGrudgeOrAll(ctx context.Context) func(*node) error {
-	return func(n *node) error {
+	// A stale node, or one left with no fault at all, gets its whole rule
+	// set; the others only their partition rules (both directions).
+	return c.onNodes(ctx, changed, func(n *node) error {
 		if n.rulesStale || !c.hasRules(n.name) {
 			return c.applyRules(ctx, n)
 		}
 		return c.applyGrudge(ctx, n)
-	}
+	})
 }
 
+// applyGrudge replaces the node's partition rules: the grudge (inbound) and
+// the silence (outbound).
 func (c *Cluster) applyGrudge(ctx context.Context, n *node) error {
 	from, _ := c.ips(c.grudge[n.name])
 	to, _ := c.ips(c.silence[n.name])
