@@ -63,9 +63,11 @@ func (r *Raft) handleVoteRequest(m Message) {
 	}
 	var canVote bool
 	if pre {
-		// Would we vote for it in its next term? Only if that term is
-		// ahead of ours and no leader was heard from recently.
-		canVote = m.Term > r.term && !r.inLease()
+		// Would we vote for it in the term it asks about? Only if no
+		// leader was heard from recently, and only for a term ahead of
+		// ours or for ours while we have neither voted nor heard of a
+		// leader in it: the answer a real request would get.
+		canVote = (m.Term > r.term || m.Term == r.term && r.vote == "" && r.leader == "") && !r.inLease()
 	} else {
 		canVote = r.vote == m.From || (r.vote == "" && r.leader == "")
 	}

@@ -3,6 +3,7 @@ package raft
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -334,6 +335,85 @@ func TestForgottenVoteElectsTwoLeadersInOneTerm(t *testing.T) {
 			assert.Equal(t, uint64(1), nw.nodes["n3"].term)
 			require.NotEmpty(t, nw.violations)
 			assert.Contains(t, nw.violations, "two leaders in term 1: n1 and n3")
+		})
+	}
+}
+
+// TestForgottenVoteAfterVoterCrash plays the voter-crash nemesis message by
+// message. The leader crashes; x wins the next term with v's vote, and v
+// crashes right after voting, before x's first append reaches it. With x cut
+// off, the old leader and v restart. A v that kept its vote refuses the old
+// leader that term, which then wins the one after. A v that forgot it grants
+// the old leader the same term: two leaders, whose no-op and first write
+// share indexes and term, so when x hears from the other leader it keeps
+// its own write where the other leader committed a different one.
+func TestForgottenVoteAfterVoterCrash(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		t.Run(fmt.Sprintf("forget=%v", forget), func(t *testing.T) {
+			nw := newNetwork(t, 3, nil)
+			old := nw.elect()
+			nw.propose(old, "before")
+			nw.stabilize()
+			x := otherThan(nw.ids, old)
+			v := otherThan(nw.ids, old, x)
+			term := nw.nodes[old].term
+
+			nw.isolate(old) // the leader crashes
+			nw.expireLease(x, v)
+			nw.campaign(x)
+			require.True(t, nw.deliverOne(nil)) // x's pre-vote reaches v
+			require.True(t, nw.deliverOne(nil)) // v grants: x campaigns
+			require.True(t, nw.deliverOne(nil)) // v votes for x
+			require.Equal(t, x, nw.nodes[v].vote)
+			nw.hold(x, v) // v crashes before x's appends reach it
+			require.True(t, nw.deliverOne(nil))
+			require.Equal(t, Leader, nw.nodes[x].role)
+			require.Equal(t, term+1, nw.nodes[x].term)
+			nw.propose(x, "x-write") // never acknowledged: x is alone
+
+			if forget {
+				nw.stores[v].hardState.Vote = ""
+			}
+			nw.heal()
+			nw.isolate(x)
+			nw.start(v)
+			nw.start(old)
+			nw.warm()
+			nw.campaign(old)
+			nw.stabilize()
+			if !forget {
+				require.NotEqual(t, Leader, nw.nodes[old].role, "v remembered its vote for x")
+				assert.Equal(t, term+1, nw.nodes[old].term, "v's refusal told the old leader the term")
+				nw.campaign(old)
+				nw.stabilize()
+			}
+			require.Equal(t, Leader, nw.nodes[old].role)
+			nw.propose(old, "old-write")
+			nw.stabilize()
+			for range nw.nodes[x].cfg.ElectionTicks {
+				nw.tick(x) // check-quorum deposes x
+			}
+			require.Equal(t, Follower, nw.nodes[x].role)
+			nw.stabilize() // drops what x sent while cut off
+			nw.heal()
+			nw.stabilize()
+			for range nw.nodes[old].cfg.HeartbeatTicks {
+				nw.tick(old) // the next heartbeat carries the commit index
+			}
+			nw.stabilize()
+
+			if !forget {
+				assert.Equal(t, term+2, nw.nodes[old].term)
+				nw.requireSafe()
+				return
+			}
+			assert.Equal(t, term+1, nw.nodes[old].term)
+			assert.Contains(t, nw.violations, fmt.Sprintf("two leaders in term %d: %s and %s", term+1, x, old))
+			diverged := false
+			for _, msg := range nw.violations {
+				diverged = diverged || strings.Contains(msg, "applied as term")
+			}
+			assert.True(t, diverged, "x applied its own write at the old leader's index: %v", nw.violations)
 		})
 	}
 }
