@@ -103,7 +103,7 @@ func parseFlags(args []string, stdout io.Writer) (cfg server.Config, level slog.
 		requestTimeout   = fs.Duration("request-timeout", 2*time.Second, "how long a request waits to be applied before answering 504")
 		segmentBytes     = fs.Int64("segment-bytes", 64<<20, "WAL segment size before rollover")
 		snapshotEntries  = fs.Uint64("snapshot-entries", 100000, "take a snapshot every this many applied entries (nodes stagger theirs)")
-		enableFaultHooks = fs.Bool("enable-fault-hooks", false, "register POST /admin/clock (clock nemesis); off in production")
+		enableFaultHooks = fs.Bool("enable-fault-hooks", false, "register POST /admin/clock and /admin/crash-point (clock and voter-crash nemeses); off in production")
 		unsafeList       = fs.String("unsafe", "", "deliberately unsafe switches, comma-separated: "+strings.Join(server.UnsafeNames(), ","))
 		logLevel         = fs.String("log-level", "info", "debug, info, warn or error")
 	)

@@ -292,6 +292,17 @@ func (c *Client) Clock(ctx context.Context, cmd ClockCommand) (Status, error) {
 	return c.statusCall(ctx, http.MethodPost, c.base+"/admin/clock", b)
 }
 
+// CrashPoint arms or disarms a fault-hook crash point (POST
+// /admin/crash-point) and returns the node's status afterwards. The node must
+// run with --enable-fault-hooks.
+func (c *Client) CrashPoint(ctx context.Context, cmd CrashPointCommand) (Status, error) {
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return Status{}, fmt.Errorf("encode crash point command: %w", err)
+	}
+	return c.statusCall(ctx, http.MethodPost, c.base+"/admin/crash-point", b)
+}
+
 func (c *Client) statusCall(ctx context.Context, method, u string, body []byte) (Status, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc

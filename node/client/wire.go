@@ -27,6 +27,8 @@ type Status struct {
 	Unsafe            []string `json:"unsafe"`
 	ClockOffsetMillis int64    `json:"clock_offset_ms"`
 	ClockRate         float64  `json:"clock_rate"`
+	// CrashPoints lists the armed fault-hook crash points.
+	CrashPoints []string `json:"crash_points,omitempty"`
 }
 
 // Clock actions of ClockCommand.
@@ -47,6 +49,22 @@ type ClockCommand struct {
 	PeriodMillis   int64   `json:"period_ms,omitempty"`
 	DurationMillis int64   `json:"duration_ms,omitempty"`
 	Rate           float64 `json:"rate,omitempty"`
+}
+
+// Crash points accepted by POST /admin/crash-point.
+const (
+	// CrashAfterVote: once armed, the node exits at once after its next
+	// granted vote is durable and on the wire, before it handles anything
+	// else, so the candidate counts the vote but the voter never hears
+	// from it as leader.
+	CrashAfterVote = "after-vote"
+)
+
+// CrashPointCommand is the body of POST /admin/crash-point (only with
+// --enable-fault-hooks): it arms or disarms one crash point.
+type CrashPointCommand struct {
+	Point string `json:"point"`
+	Armed bool   `json:"armed"`
 }
 
 // PutRequest is the body of PUT /kv/{key}.

@@ -154,7 +154,7 @@ type Config struct {
 	// snapshot sets the low-water mark below which WAL segments are deleted.
 	SnapshotEntries uint64
 
-	// EnableFaultHooks registers POST /admin/clock.
+	// EnableFaultHooks registers POST /admin/clock and /admin/crash-point.
 	EnableFaultHooks bool
 	Unsafe           UnsafeSet
 

@@ -22,7 +22,8 @@ const HeaderForwarded = "X-Forwarded"
 // maxRequestBytes bounds a client request body.
 const maxRequestBytes = 1 << 20
 
-// routes registers the client API. /admin/clock exists only with fault hooks.
+// routes registers the client API. /admin/clock and /admin/crash-point
+// exist only with fault hooks.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /kv/{key}", s.handleGet)
@@ -33,6 +34,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /metrics", s.handleMetrics)
 	if s.cfg.EnableFaultHooks {
 		mux.HandleFunc("POST /admin/clock", s.handleClock)
+		mux.HandleFunc("POST /admin/crash-point", s.handleCrashPoint)
 	}
 	return mux
 }

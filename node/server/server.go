@@ -34,6 +34,8 @@ type Server struct {
 	baseClock clock.Clock
 	clock     *clock.Skewable
 	metrics   *metrics
+	// crashAfterVote is the after-vote crash point (crashpoint.go).
+	crashAfterVote atomic.Bool
 
 	// Owned by the loop goroutine (loop.go) once Run starts.
 	raft      *raft.Raft
@@ -325,6 +327,7 @@ func (s *Server) statusLocked(withDigest bool) statusView {
 			Unsafe:            s.unsafe,
 			ClockOffsetMillis: s.clock.Offset().Milliseconds(),
 			ClockRate:         s.clock.Rate(),
+			CrashPoints:       s.crashPoints(),
 		},
 	}
 	if withDigest {

@@ -138,6 +138,8 @@ func TestFaultHooksOnlyWithFlag(t *testing.T) {
 	require.Error(t, err)
 	status, _ := rawRequest(t, "POST", plain.Node("n1").URL()+"/admin/clock", `{"action":"bump","offset_ms":1000}`, nil)
 	assert.Equal(t, 404, status)
+	status, _ = rawRequest(t, "POST", plain.Node("n1").URL()+"/admin/crash-point", `{"point":"after-vote","armed":true}`, nil)
+	assert.Equal(t, 404, status)
 
 	hooked := startCluster(t, 1, "--enable-fault-hooks")
 	waitLeader(t, hooked)
@@ -151,6 +153,14 @@ func TestFaultHooksOnlyWithFlag(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, 0, st.ClockOffsetMillis, 10)
 	assert.InDelta(t, 1, st.ClockRate, 0.001)
+	_, err = newClient(hooked, "n1").CrashPoint(ctx, client.CrashPointCommand{Point: "before-lunch", Armed: true})
+	assert.ErrorContains(t, err, `unknown crash point "before-lunch"`)
+	st, err = newClient(hooked, "n1").CrashPoint(ctx, client.CrashPointCommand{Point: client.CrashAfterVote, Armed: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{client.CrashAfterVote}, st.CrashPoints)
+	st, err = newClient(hooked, "n1").CrashPoint(ctx, client.CrashPointCommand{Point: client.CrashAfterVote})
+	require.NoError(t, err)
+	assert.Empty(t, st.CrashPoints)
 }
 
 // TestUnsafeSwitchesReported: a node started with unsafe switches warns

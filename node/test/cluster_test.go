@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/node/server"
 )
 
 // TestElectsOneLeader: 3- and 5-node clusters elect a leader that every
@@ -226,4 +228,55 @@ func TestFollowerForwardsWrites(t *testing.T) {
 	status, body := rawRequest(t, "PUT", c.Node(followers(c, leader)[0]).URL()+"/kv/fw", `{"value":"9"}`,
 		map[string]string{"X-Forwarded": "n9"})
 	assert.Equal(t, 503, status, body)
+}
+
+// TestCrashAfterVote: with the after-vote crash point armed on both
+// followers, killing the leader makes the voter of the next election exit
+// (with CrashPointExitCode) right after its vote is durable and sent, and the
+// candidate wins with it. Restarted next to the old leader while the winner
+// is down, the voter remembers its vote: nobody else leads that generation.
+func TestCrashAfterVote(t *testing.T) {
+	ctx := context.Background()
+	c := startCluster(t, 3, "--enable-fault-hooks")
+	old := waitLeader(t, c)
+	before, err := c.Status(ctx, old)
+	require.NoError(t, err)
+	for _, id := range followers(c, old) {
+		st, err := newClient(c, id).CrashPoint(ctx, client.CrashPointCommand{Point: client.CrashAfterVote, Armed: true})
+		require.NoError(t, err)
+		assert.Equal(t, []string{client.CrashAfterVote}, st.CrashPoints)
+	}
+	require.NoError(t, c.Kill(old))
+
+	var winner, voter string
+	var won uint64
+	eventually(t, 10*time.Second, func() error {
+		for _, id := range followers(c, "") {
+			st, err := c.Status(ctx, id)
+			if err == nil && st.Role == "leader" && st.Generation > before.Generation {
+				winner, won = id, st.Generation
+			}
+		}
+		for _, n := range c.Nodes {
+			if code, exited := n.ExitCode(); exited && code == server.CrashPointExitCode {
+				voter = n.ID
+			}
+		}
+		if winner == "" || voter == "" {
+			return fmt.Errorf("winner %q, crashed voter %q", winner, voter)
+		}
+		return nil
+	})
+	require.NotEqual(t, winner, voter)
+	logs, err := os.ReadFile(c.Node(voter).LogPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(logs), "crash point reached")
+
+	require.NoError(t, c.Kill(winner))
+	require.NoError(t, c.Restart(voter))
+	require.NoError(t, c.Restart(old))
+	leader := waitLeader(t, c)
+	st, err := c.Status(ctx, leader)
+	require.NoError(t, err)
+	assert.Greater(t, st.Generation, won, "%s leads generation %d, which %s won with %s's vote", leader, st.Generation, winner, voter)
 }
