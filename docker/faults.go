@@ -273,6 +273,19 @@ func (c *Cluster) Clock(ctx context.Context, name string, cmd faultclient.ClockC
 	return st, nil
 }
 
+// SetCrashPoint arms or disarms a crash point on the node (POST
+// /admin/crash-point; the nodes run with --enable-fault-hooks).
+func (c *Cluster) SetCrashPoint(ctx context.Context, name, point string, armed bool) error {
+	if _, err := c.setUpNode(name); err != nil {
+		return fmt.Errorf("crash point: %w", err)
+	}
+	cl := faultclient.New(c.Endpoint(name), faultclient.Options{Timeout: clockTimeout, HTTPClient: c.http})
+	if _, err := cl.CrashPoint(ctx, faultclient.CrashPointCommand{Point: point, Armed: armed}); err != nil {
+		return fmt.Errorf("crash point %s on %s: %w", point, name, err)
+	}
+	return nil
+}
+
 // NetemAvailable reports whether the kernel offers the netem qdisc, probed
 // once by faultline-agent inside a running node.
 func (c *Cluster) NetemAvailable(ctx context.Context) (bool, error) {

@@ -46,6 +46,9 @@ func (n *Nemesis) apply(ctx context.Context, fault *history.Fault) error {
 	case KindSkewedLeader:
 		n.networkDirty = true
 		return n.applySkewedLeader(ctx, fault)
+	case KindVoterCrash:
+		n.networkDirty = true
+		return n.applyVoterCrash(ctx, fault)
 	case KindDelay:
 		n.networkDirty = true
 		delayMillis, _ := strconv.ParseInt(fault.Params["delay_ms"], 10, 64)
@@ -68,6 +71,8 @@ func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 		return n.healNetwork(ctx)
 	case KindSkewedLeader:
 		return n.healSkewedLeader(ctx, fault)
+	case KindVoterCrash:
+		return n.healVoterCrash(ctx, fault)
 	case KindKill:
 		recovery, err := n.startKilled(ctx)
 		var longest time.Duration

@@ -76,3 +76,11 @@ type Silencer interface {
 type Recorder interface {
 	Record(history.Op) history.Op
 }
+
+// CrashPointer is implemented by a Cluster whose nodes have crash points:
+// fault hooks that make a node's process exit at one step of the protocol.
+// voter-crash needs it. A restarted node starts with none armed.
+type CrashPointer interface {
+	// SetCrashPoint arms or disarms the named crash point on node.
+	SetCrashPoint(ctx context.Context, node, point string, armed bool) error
+}

@@ -180,14 +180,15 @@ func TestDockerFaults(t *testing.T) {
 	})
 }
 
-// TestDockerTargetedFaults applies stale-leader and skewed-leader to a real
+// TestDockerTargetedFaults applies stale-leader, skewed-leader and
+// voter-crash to a real
 // three-node cluster of correct nodes: each must find the leader, see a new
 // one elected by the others, leave the network (and clock) it says it left,
 // and heal to one leader that every node follows.
 func TestDockerTargetedFaults(t *testing.T) {
 	c := newDockerCluster(t, 3)
 	rec := history.NewMemoryRecorder()
-	n, err := New(c, rec, Options{Faults: []string{KindStaleLeader, KindSkewedLeader}, Interval: time.Second, Seed: 1})
+	n, err := New(c, rec, Options{Faults: []string{KindStaleLeader, KindSkewedLeader, KindVoterCrash}, Interval: time.Second, Seed: 1})
 	require.NoError(t, err)
 	ctx := context.Background()
 	t.Cleanup(func() { timings(t, rec) })
@@ -250,6 +251,38 @@ func TestDockerTargetedFaults(t *testing.T) {
 		st, err = c.Status(ctx, old)
 		require.NoError(t, err)
 		assert.Zero(t, st.ClockOffsetMillis)
+		requireAllPairsReach(t, c)
+	})
+
+	t.Run("voter-crash", func(t *testing.T) {
+		old := leader()
+		seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindVoterCrash, Shape: ShapeLeader}, Fallback: "n1"})
+		op := lastCompletion(t, rec, history.FStart)
+		require.Equal(t, history.OK, op.Type, op.Error)
+		winner := op.Fault.Params["new_leader"]
+		require.NotContains(t, []string{"", "none", old}, winner, "params %v", op.Fault.Params)
+		t.Logf("%s replaced by %s after %s ms; restarted %s in %s ms", old, winner,
+			op.Fault.Params["new_leader_ms"], op.Fault.Params["restarted"], op.Fault.Params["restart_ms"])
+		st, err := c.Status(ctx, winner)
+		require.NoError(t, err)
+		won := st.Generation
+		for _, other := range without(c.Nodes(), winner) {
+			assert.False(t, reaches(t, c, winner, other), "the winner reaches %s", other)
+		}
+		// The restarted voter remembers its vote: the others elect a
+		// leader only in a later generation than the winner's.
+		require.Eventually(t, func() bool {
+			for _, other := range without(c.Nodes(), winner) {
+				st, err := c.Status(ctx, other)
+				if err == nil && st.Role == "leader" {
+					require.Greater(t, st.Generation, won, "%s leads the winner's generation", other)
+					return true
+				}
+			}
+			return false
+		}, 20*time.Second, 50*time.Millisecond)
+		n.stop(ctx, seq)
+		require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
 		requireAllPairsReach(t, c)
 	})
 

@@ -30,10 +30,16 @@ const (
 	// jumps its clock back, so a lease measured on the wall clock outlives
 	// its leadership.
 	KindSkewedLeader = "skewed-leader"
+	// KindVoterCrash kills the leader with the after-vote crash point
+	// armed on the other nodes, so the voters of the next election exit
+	// right after voting; it then cuts the winner off and restarts the rest
+	// without it. A voter that forgot its vote can elect a second leader in
+	// the winner's generation.
+	KindVoterCrash = "voter-crash"
 )
 
 // Kinds lists every fault kind in the order ParseFaults reports them.
-var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader}
+var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash}
 
 // AllKinds is what "all" expands to: every basic kind that runs on any
 // kernel (delay needs netem, and the targeted kinds are for hunting specific
@@ -121,7 +127,7 @@ var (
 
 func isNetworkKind(kind string) bool {
 	switch kind {
-	case KindPartition, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader:
+	case KindPartition, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash:
 		return true
 	}
 	return false

@@ -46,6 +46,8 @@ type memCluster struct {
 	// silence set, in order.
 	silence  map[string][]string
 	silences []map[string][]string
+	// armed holds nodes with a crash point armed; a killed node loses it.
+	armed map[string]bool
 	// failNext makes the next calls of the named method fail, as many
 	// times as it says.
 	failNext map[string]int
@@ -64,6 +66,7 @@ func newMemCluster(n int) *memCluster {
 		offsets:    map[string]int64{},
 		rates:      map[string]float64{},
 		failNext:   map[string]int{},
+		armed:      map[string]bool{},
 	}
 }
 
@@ -159,6 +162,7 @@ func (c *memCluster) Kill(ctx context.Context, node string) error {
 	}
 	c.killed[node] = true
 	delete(c.paused, node) // the daemon resumes a paused container it kills
+	delete(c.armed, node)  // crash points live in the process
 	return nil
 }
 
@@ -264,6 +268,26 @@ func (c *memCluster) SetSilence(ctx context.Context, silence map[string][]string
 	return nil
 }
 
+func (c *memCluster) SetCrashPoint(ctx context.Context, node, point string, armed bool) error {
+	done, err := c.call(ctx, "SetCrashPoint", fmt.Sprintf("%s %s %v", node, point, armed))
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := c.up(node); err != nil {
+		return err
+	}
+	if point != client.CrashAfterVote {
+		return fmt.Errorf("unknown crash point %q", point)
+	}
+	if armed {
+		c.armed[node] = true
+	} else {
+		delete(c.armed, node)
+	}
+	return nil
+}
+
 func (c *memCluster) Clock(ctx context.Context, node string, cmd client.ClockCommand) (client.Status, error) {
 	done, err := c.call(ctx, "Clock", node)
 	if err != nil {
@@ -321,6 +345,9 @@ func (c *memCluster) dirt() []string {
 	}
 	for _, n := range slices.Sorted(maps.Keys(c.paused)) {
 		out = append(out, "paused "+n)
+	}
+	for _, n := range slices.Sorted(maps.Keys(c.armed)) {
+		out = append(out, "crash point armed on "+n)
 	}
 	if len(c.grudge) > 0 {
 		out = append(out, fmt.Sprintf("grudge %v", c.grudge))

@@ -48,6 +48,7 @@ type Nemesis struct {
 	log      *slog.Logger
 	delayer  Delayer
 	silencer Silencer
+	crasher  CrashPointer
 
 	// mu serialises applying and healing faults, and guards the state
 	// below. It is held across cluster calls: a fault is started, stopped or
@@ -66,6 +67,9 @@ type Nemesis struct {
 	networkDirty bool
 	// clockDirty holds nodes whose clock was touched since the last reset.
 	clockDirty map[string]bool
+	// armed holds nodes with a crash point the nemesis armed and has not
+	// disarmed (or seen restarted).
+	armed map[string]bool
 	// seq numbers the faults started, to match a stop to its start.
 	seq int
 	// newLeaderWait bounds stale-leader's wait for an election.
@@ -98,6 +102,7 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 		killed:     map[string]bool{},
 		paused:     map[string]bool{},
 		clockDirty: map[string]bool{},
+		armed:      map[string]bool{},
 
 		newLeaderWait: newLeaderWait,
 	}
@@ -126,6 +131,13 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 			return nil, fmt.Errorf("the cluster backend cannot drop outbound packets: --nemesis %s cannot run here", KindStaleLeader)
 		}
 		n.silencer = s
+	}
+	if slices.Contains(opts.Faults, KindVoterCrash) {
+		cp, ok := c.(CrashPointer)
+		if !ok {
+			return nil, fmt.Errorf("the cluster backend has no crash points: --nemesis %s cannot run here", KindVoterCrash)
+		}
+		n.crasher = cp
 	}
 	return n, nil
 }
@@ -204,6 +216,9 @@ func (n *Nemesis) HealAll(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if _, err := n.startKilled(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := n.disarmAll(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if len(n.clockDirty) > 0 || slices.Contains(n.opts.Faults, KindClock) {
@@ -339,7 +354,7 @@ func describe(f history.Fault) string {
 
 func isLeaderShaped(f history.Fault) bool {
 	switch f.Kind {
-	case KindStaleLeader, KindSkewedLeader:
+	case KindStaleLeader, KindSkewedLeader, KindVoterCrash:
 		return true
 	case KindPartition, KindKill, KindPause:
 		return f.Shape == ShapeLeader

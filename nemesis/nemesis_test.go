@@ -466,3 +466,73 @@ func TestSkewedLeaderJumpsTheClockAfterTheCut(t *testing.T) {
 	assert.Empty(t, c.dirt())
 	requireHealedHistory(t, rec.History())
 }
+
+func TestVoterCrashRestartsAllButTheWinnerCutOff(t *testing.T) {
+	c := newMemCluster(3)
+	c.leader, c.successor, c.electAfter = "n1", "n2", 4
+	n, rec := newStepNemesis(t, c, KindVoterCrash)
+	ctx := context.Background()
+	step := n.Schedule(1)[0]
+	require.Equal(t, ShapeLeader, step.Fault.Shape)
+
+	seq, _ := n.start(ctx, step)
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	calls := c.callLog()
+	armN2, armN3 := slices.Index(calls, "SetCrashPoint n2 after-vote true"), slices.Index(calls, "SetCrashPoint n3 after-vote true")
+	killOld, disarmWinner := slices.Index(calls, "Kill n1"), slices.Index(calls, "SetCrashPoint n2 after-vote false")
+	killVoter, cut := slices.Index(calls, "Kill n3"), slices.Index(calls, "SetGrudge ")
+	startOld, startVoter := slices.Index(calls, "Start n1"), slices.Index(calls, "Start n3")
+	require.True(t, armN2 >= 0 && armN3 >= 0 && killOld > max(armN2, armN3), "arm the others, then kill the leader: %v", calls)
+	require.True(t, disarmWinner > killOld && killVoter > killOld && cut > killVoter, "after the election: %v", calls)
+	require.True(t, startOld > cut && startVoter > cut, "restart only once the winner is cut off: %v", calls)
+	assert.Equal(t, Isolate(c.nodes, "n2"), c.grudge)
+	assert.Equal(t, op.Fault.Grudge, c.grudge)
+	assert.Empty(t, c.killed, "old leader and voter restarted within the start")
+	assert.Empty(t, c.armed, "the winner is disarmed, the others restarted clean")
+	assert.Equal(t, []string{"n1", "n2"}, op.Fault.Targets)
+	assert.Equal(t, "n2", op.Fault.Params["new_leader"])
+	assert.Equal(t, "n3", op.Fault.Params["restarted"])
+	assert.Contains(t, op.Fault.Params, "restart_ms")
+	assert.Equal(t, "voter-crash leader n1,n2", n.Active())
+
+	n.stop(ctx, seq)
+	require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestVoterCrashWithoutElectionRestartsEveryoneDisarmed(t *testing.T) {
+	c := newMemCluster(3)
+	n, rec := newStepNemesis(t, c, KindVoterCrash)
+	n.newLeaderWait = 100 * time.Millisecond
+	ctx := context.Background()
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindVoterCrash, Shape: ShapeLeader}, Fallback: "n3"})
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	assert.Equal(t, "none", op.Fault.Params["new_leader"])
+	assert.Empty(t, c.killed)
+	assert.Empty(t, c.armed)
+	require.NoError(t, n.HealAll(ctx))
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestVoterCrashFailedArmIsInfoAndHealed(t *testing.T) {
+	c := newMemCluster(3)
+	n, rec := newStepNemesis(t, c, KindVoterCrash)
+	c.failTimes("SetCrashPoint", 1)
+	ctx := context.Background()
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindVoterCrash, Shape: ShapeLeader}, Fallback: "n3"})
+	op := lastCompletion(t, rec, history.FStart)
+	assert.Equal(t, history.Info, op.Type)
+	assert.Contains(t, op.Error, "arm the after-vote crash point")
+	require.NoError(t, n.HealAll(ctx))
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestVoterCrashNeedsThreeNodes(t *testing.T) {
+	_, err := New(newMemCluster(2), history.NewMemoryRecorder(), Options{Faults: []string{KindVoterCrash}, Interval: time.Second})
+	require.ErrorContains(t, err, "voter-crash needs at least 3 nodes")
+}

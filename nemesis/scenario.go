@@ -179,3 +179,122 @@ func (n *Nemesis) healSkewedLeader(ctx context.Context, fault *history.Fault) er
 	fault.ClockOffsetsMillis = offsets
 	return errors.Join(err, resetErr)
 }
+
+// applyVoterCrash kills the leader with the after-vote crash point armed on
+// every other node, waits for the others to elect a new leader (each node
+// that grants the winner its vote exits right after the vote is durable and
+// sent, before the winner's first append reaches it), cuts the winner off,
+// and restarts every other node: the old leader, one generation behind, and
+// the voters, which never heard from the leader they elected.
+//
+// A voter that kept its vote refuses the old leader that generation, and the
+// old leader has to win the next one, which deposes the winner when the
+// partition heals. A voter that forgot its vote grants it the same
+// generation: two leaders, whose no-ops and first writes share indexes and
+// generation. The old leader's log is usually exactly as long as the
+// winner's was at its election (the kill leaves nothing in flight), so the
+// winner, once it follows the old leader, keeps its own entries where the
+// old leader committed others: the replicas diverge.
+func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) error {
+	old := fault.Targets[0]
+	others := without(n.nodes, old)
+	before, err := n.cluster.Status(ctx, old)
+	if err != nil {
+		return fmt.Errorf("status of the leader %s: %w", old, err)
+	}
+	for _, node := range others {
+		n.armed[node] = true // even on error: the call may have landed
+		if err := n.crasher.SetCrashPoint(ctx, node, client.CrashAfterVote, true); err != nil {
+			return fmt.Errorf("arm the after-vote crash point on %s: %w", node, err)
+		}
+	}
+	n.killed[old] = true
+	if err := n.cluster.Kill(ctx, old); err != nil {
+		return fmt.Errorf("kill the leader %s: %w", old, err)
+	}
+	began := time.Now()
+	elected, err := n.awaitNewLeader(ctx, others, before.Generation, n.newLeaderWait)
+	if err != nil {
+		// Some may have voted and exited: restart them all, disarmed.
+		fault.Params["new_leader"] = "none"
+		fault.Params["new_leader_error"] = err.Error()
+		killErr := n.killArmed(ctx, others)
+		_, startErr := n.startKilled(ctx)
+		return errors.Join(killErr, startErr)
+	}
+	fault.Params["new_leader"] = elected
+	fault.Params["new_leader_ms"] = millis(time.Since(began))
+	if err := n.crasher.SetCrashPoint(ctx, elected, client.CrashAfterVote, false); err != nil {
+		return fmt.Errorf("disarm the crash point on %s: %w", elected, err)
+	}
+	delete(n.armed, elected)
+	// Every node but the winner goes down: the voters have exited (or are
+	// about to, handling nothing more), and a node that did not vote
+	// restarts with the rest, so all of them start from what they made
+	// durable, without the winner.
+	down := without(others, elected)
+	if err := n.killArmed(ctx, down); err != nil {
+		return err
+	}
+	fault.Params["restarted"] = strings.Join(down, ",")
+	grudge := Isolate(n.nodes, elected)
+	if err := n.cluster.SetGrudge(ctx, grudge); err != nil {
+		return fmt.Errorf("cut %s off: %w", elected, err)
+	}
+	fault.Grudge = grudge
+	fault.Targets = []string{old, elected}
+	took, err := n.startKilled(ctx)
+	var longest time.Duration
+	for _, d := range took {
+		longest = max(longest, d)
+	}
+	fault.Params["restart_ms"] = millis(longest)
+	return err
+}
+
+// killArmed makes sure nodes are down (a node that reached its crash point
+// already is) and notes them killed and disarmed: a restarted node starts
+// with no crash point armed.
+func (n *Nemesis) killArmed(ctx context.Context, nodes []string) error {
+	var errs []error
+	for _, node := range nodes {
+		n.killed[node] = true
+		if err := n.cluster.Kill(ctx, node); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", node, err))
+			continue
+		}
+		delete(n.armed, node)
+	}
+	return errors.Join(errs...)
+}
+
+// healVoterCrash reconnects the winner and starts whatever is still down.
+func (n *Nemesis) healVoterCrash(ctx context.Context, fault *history.Fault) error {
+	err := n.healNetwork(ctx)
+	recovery, startErr := n.startKilled(ctx)
+	for node, d := range recovery {
+		fault.Params["recovery_ms."+node] = millis(d)
+	}
+	return errors.Join(err, startErr, n.disarmAll(ctx))
+}
+
+// disarmAll disarms every crash point the nemesis armed. A node that is not
+// running has none armed (its next process starts clean), so it is skipped.
+func (n *Nemesis) disarmAll(ctx context.Context) error {
+	var errs []error
+	for _, node := range n.nodes {
+		if !n.armed[node] {
+			continue
+		}
+		if n.killed[node] {
+			delete(n.armed, node)
+			continue
+		}
+		if err := n.crasher.SetCrashPoint(ctx, node, client.CrashAfterVote, false); err != nil {
+			errs = append(errs, fmt.Errorf("disarm the crash point on %s: %w", node, err))
+			continue
+		}
+		delete(n.armed, node)
+	}
+	return errors.Join(errs...)
+}
