@@ -65,6 +65,9 @@ type ReplicaState struct {
 type Input struct {
 	History  history.History
 	Replicas []ReplicaState
+	// Leaders are the leaders the harness saw, per generation (nil when
+	// they were not collected).
+	Leaders []LeaderSighting
 	// CheckTimeout bounds the linearizability search of the whole history;
 	// zero means no limit. Running out of time gives Unknown, never Valid.
 	CheckTimeout time.Duration

@@ -38,6 +38,8 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		details = &AvailabilityDetails{}
 	case Convergence{}.Name():
 		details = &ConvergenceDetails{}
+	case Leaders{}.Name():
+		details = &LeadersDetails{}
 	default:
 		var v any
 		details = &v

@@ -207,6 +207,20 @@ func (c *Cluster) Status(ctx context.Context, node string) (faultclient.Status, 
 	return st, nil
 }
 
+// Peek returns the node's last published status without the state digest
+// (GET /status?digest=false), bounded by StatusTimeout.
+func (c *Cluster) Peek(ctx context.Context, node string) (faultclient.Status, error) {
+	endpoint := c.Endpoint(node)
+	if endpoint == "" {
+		return faultclient.Status{}, fmt.Errorf("status of %s: unknown node or cluster not set up", node)
+	}
+	st, err := c.nodeClient(endpoint).Peek(ctx)
+	if err != nil {
+		return faultclient.Status{}, fmt.Errorf("status of %s: %w", node, err)
+	}
+	return st, nil
+}
+
 func (c *Cluster) nodeClient(endpoint string) *faultclient.Client {
 	return faultclient.New(endpoint, faultclient.Options{Timeout: c.opts.StatusTimeout, HTTPClient: c.http})
 }

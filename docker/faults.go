@@ -47,6 +47,11 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 	}
 	waitC, errC := c.cli.ContainerWait(ctx, n.containerID, container.WaitConditionNotRunning)
 	if err := c.cli.ContainerKill(ctx, n.containerID, "KILL"); err != nil {
+		// It may have exited on its own since the inspect (a crash point).
+		if again, ierr := c.cli.ContainerInspect(ctx, n.containerID); ierr == nil && (again.State == nil || !again.State.Running) {
+			c.setState(n, stateKilled)
+			return nil
+		}
 		return fmt.Errorf("kill %s: %w", name, err)
 	}
 	select {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/faultline/faultline/checker"
@@ -42,10 +43,22 @@ func CheckDir(ctx context.Context, dir string, checkTimeout time.Duration) (chec
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return checker.Results{}, fmt.Errorf("read %s: %w", ReplicasFile, err)
 	}
+	var leaders []checker.LeaderSighting
+	if b, err := os.ReadFile(filepath.Join(dir, LeadersFile)); err == nil {
+		if err := json.Unmarshal(b, &leaders); err != nil {
+			return checker.Results{}, fmt.Errorf("%s: %w", LeadersFile, err)
+		}
+		if leaders == nil {
+			leaders = []checker.LeaderSighting{}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return checker.Results{}, fmt.Errorf("read %s: %w", LeadersFile, err)
+	}
 	if checkTimeout <= 0 {
 		checkTimeout = rec.Options.CheckTimeout
 	}
-	res := checker.Run(ctx, checker.Input{History: h, Replicas: replicas, CheckTimeout: checkTimeout}, wl.Checkers()...)
+	in := checker.Input{History: h, Replicas: replicas, Leaders: leaders, CheckTimeout: checkTimeout}
+	res := checker.Run(ctx, in, runCheckers(wl, leaders)...)
 	if err := writeJSON(filepath.Join(dir, ResultsFile), res); err != nil {
 		return res, err
 	}
@@ -53,4 +66,14 @@ func CheckDir(ctx context.Context, dir string, checkTimeout time.Duration) (chec
 		return res, fmt.Errorf("write report: %w", err)
 	}
 	return res, nil
+}
+
+// runCheckers is the workload's checkers, plus the leaders checker when
+// leader sightings were collected (runs stored before they were have none).
+func runCheckers(wl workloads.Workload, leaders []checker.LeaderSighting) []checker.Checker {
+	checkers := wl.Checkers()
+	if leaders != nil {
+		checkers = append(slices.Clone(checkers), checker.Leaders{})
+	}
+	return checkers
 }

@@ -22,6 +22,9 @@ type DB interface {
 	Endpoint(node string) string
 	// Status is the node's own report (role, indexes, state digest).
 	Status(ctx context.Context, node string) (client.Status, error)
+	// Peek is the node's last published status without the state digest:
+	// cheap enough to poll many times a second.
+	Peek(ctx context.Context, node string) (client.Status, error)
 	// Primaries are the nodes that currently claim leadership, if known.
 	Primaries(ctx context.Context) ([]string, error)
 	// CollectLogs writes dir/<node>.log for every node.

@@ -153,6 +153,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 	// Phase: main. Workers and nemesis share one deadline.
 	counts := &counters{}
 	t0 = time.Now()
+	stopWatch := watchLeaders(ctx, env.DB, rec.Now)
 	interrupted := runMain(ctx, spec, env, log, wl, rec, nem, counts, progressOut)
 	record.Timings["main"] = time.Since(t0).Milliseconds()
 	out.Interrupted = interrupted
@@ -180,6 +181,10 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 			log.Warn("write replica states", "err", err)
 		}
 	}
+	leaders := stopWatch()
+	if err := writeJSON(filepath.Join(dir, LeadersFile), leaders); err != nil {
+		log.Warn("write leader sightings", "err", err)
+	}
 	if ctx.Err() != nil {
 		out.Interrupted = true
 	}
@@ -193,11 +198,11 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 
 	// Phase: check and report. These do not depend on the cluster.
 	h := rec.History()
-	in := checker.Input{History: h, Replicas: replicas, CheckTimeout: spec.CheckTimeout}
+	in := checker.Input{History: h, Replicas: replicas, Leaders: leaders, CheckTimeout: spec.CheckTimeout}
 	if dropped := rec.Dropped(); dropped > 0 {
 		in.Truncated = fmt.Sprintf("history limit of %d ops reached; %d ops not recorded", history.DefaultMaxOps, dropped)
 	}
-	out.Results = checker.Run(context.WithoutCancel(ctx), in, wl.Checkers()...)
+	out.Results = checker.Run(context.WithoutCancel(ctx), in, runCheckers(wl, leaders)...)
 	if out.Interrupted && out.Results.Verdict == checker.Valid {
 		out.Results.Verdict = checker.Unknown
 		out.Results.Reason = "the run was interrupted before it finished; what was recorded is consistent"

@@ -18,7 +18,10 @@ const (
 	// ReplicasFile holds each node's applied index and state digest after
 	// healing, so an offline check can re-run the convergence checker.
 	ReplicasFile = "replicas.json"
-	NodesDir     = "nodes"
+	// LeadersFile holds the leaders the harness saw per generation, so an
+	// offline check can re-run the leaders checker.
+	LeadersFile = "leaders.json"
+	NodesDir    = "nodes"
 )
 
 // TestRecord is test.json: everything needed to understand and reproduce a run.

@@ -282,6 +282,13 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return c.statusCall(ctx, http.MethodGet, c.base+"/status", nil)
 }
 
+// Peek returns the node's last published status without the state digest
+// (GET /status?digest=false): cheap, and it never waits on the node's
+// update loop, so it suits frequent polling.
+func (c *Client) Peek(ctx context.Context) (Status, error) {
+	return c.statusCall(ctx, http.MethodGet, c.base+"/status?digest=false", nil)
+}
+
 // Clock sends a fault-hook clock command (POST /admin/clock) and returns the
 // node's status afterwards. The node must run with --enable-fault-hooks.
 func (c *Client) Clock(ctx context.Context, cmd ClockCommand) (Status, error) {

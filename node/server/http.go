@@ -165,7 +165,16 @@ func (s *Server) await(w http.ResponseWriter, r *http.Request, done <-chan write
 	}
 }
 
+// handleStatus answers GET /status. With ?digest=false it answers from the
+// status the update loop last published, without the state digest: cheap,
+// and it never waits on the loop (for callers that poll often).
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("digest") == "false" {
+		if v := s.view.Load(); v != nil {
+			replyJSON(w, http.StatusOK, v.status)
+			return
+		}
+	}
 	s.replyStatus(w, r)
 }
 

@@ -280,3 +280,26 @@ func TestCrashAfterVote(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, st.Generation, won, "%s leads generation %d, which %s won with %s's vote", leader, st.Generation, winner, voter)
 }
+
+// TestPeekStatus: /status?digest=false answers from the last published
+// status, without a digest; the full /status carries one.
+func TestPeekStatus(t *testing.T) {
+	ctx := context.Background()
+	c := startCluster(t, 1)
+	leader := waitLeader(t, c)
+	cl := newClient(c, leader)
+	require.Equal(t, client.OK, cl.Put(ctx, "k", "v").Outcome)
+	full, err := cl.Status(ctx)
+	require.NoError(t, err)
+	assert.NotEmpty(t, full.Digest)
+	eventually(t, 5*time.Second, func() error {
+		peek, err := cl.Peek(ctx)
+		if err != nil {
+			return err
+		}
+		if peek.Role != "leader" || peek.Digest != "" || peek.AppliedIndex < full.AppliedIndex {
+			return fmt.Errorf("peek %+v", peek)
+		}
+		return nil
+	})
+}
