@@ -58,7 +58,7 @@ var Bugs = []Bug{
 	},
 	{
 		Name: "forget-vote", Workload: "set", Nemesis: "voter-crash", NemesisInterval: 3 * time.Second, Nodes: 3, OpsPerKey: 100,
-		Why: "the leader is killed and the voter of the next election crashes right after voting (a crash point); with the winner cut off, the voter restarts next to the old leader: having forgotten its vote it elects the old leader in the winner's generation, both leaders append in that generation at the same indexes, and the winner keeps its own entries when it follows the other (replicas diverge; appends make the difference permanent)",
+		Why: "the leader is killed and the voter of the next election crashes right after voting (a crash point); with the winner cut off, the voter restarts next to the old leader and, having forgotten its vote, elects it in the winner's generation: two leaders of one generation (the leaders checker sees both), whose entries share indexes and generation, so the winner keeps its own where the other committed acknowledged appends, and serves reads without them once it leads again",
 	},
 	{
 		Name: "lease-wallclock", Workload: "register", Nemesis: "skewed-leader", NemesisInterval: time.Second, Nodes: 3,
@@ -68,7 +68,7 @@ var Bugs = []Bug{
 	{
 		Name: "commit-old-generation", Workload: "register", Nemesis: "kill,partition", NemesisInterval: 3 * time.Second, Nodes: 5,
 		Why:     "leaders killed and isolated in succession leave earlier-generation entries on some nodes; a leader that commits one by counting replicas, before its own no-op, lets a later leader lacking it overwrite a write already visible (Raft figure 8)",
-		Missing: "figure 8 needs a new leader to learn that an earlier generation's entry is on a majority before its own no-op is, crash before the no-op commits, and a node holding a conflicting later-generation entry to win next (node/raft's TestFigure8UnsafeCommitOldGeneration plays it); kvnode's new leader usually sends the old entries and its no-op in one append, so followers acknowledge both at once: it needs a nemesis on messages that delivers the old entries and drops the no-op, which whole-node faults cannot do",
+		Missing: "figure 8 needs a follower to acknowledge an earlier generation's entries without the new leader's no-op, a later-generation entry held only by a node that can still win, and a read or acknowledgement of the early-committed entries before the no-op commits (node/raft's TestFigure8UnsafeCommitOldGeneration plays it message by message). kvnode's new leader sends the old entries and its no-op in one append unless the follower lags by more than one batch (256 entries); a later-generation leader's entries reach the others within a millisecond of its election unless it crashes first (a crash point on a new leader before its first send, which kvnode lacks); and no read is served before the no-op commits, so the early commit is visible only if a client's original request to the earlier leader is still waiting when it commits. The faults here (kill, partition, voter-crash) never line these up",
 	},
 	{
 		Name: "skip-fsync", Workload: "set", Nemesis: "kill", NemesisInterval: 3 * time.Second, Nodes: 3, OpsPerKey: 100,
