@@ -217,6 +217,11 @@ func (n *Nemesis) resumePaused(ctx context.Context) (map[string]time.Duration, e
 // none can serve until a quorum is back), and returns how long each took to
 // serve again.
 func (n *Nemesis) startKilled(ctx context.Context) (map[string]time.Duration, error) {
+	return n.startSome(ctx, func(string) bool { return true })
+}
+
+// startSome starts the killed nodes that pick selects, all at once.
+func (n *Nemesis) startSome(ctx context.Context, pick func(node string) bool) (map[string]time.Duration, error) {
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -224,7 +229,7 @@ func (n *Nemesis) startKilled(ctx context.Context) (map[string]time.Duration, er
 		errs []error
 	)
 	for _, node := range n.nodes {
-		if !n.killed[node] {
+		if !n.killed[node] || !pick(node) {
 			continue
 		}
 		wg.Go(func() {

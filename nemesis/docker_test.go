@@ -261,8 +261,9 @@ func TestDockerTargetedFaults(t *testing.T) {
 		require.Equal(t, history.OK, op.Type, op.Error)
 		winner := op.Fault.Params["new_leader"]
 		require.NotContains(t, []string{"", "none", old}, winner, "params %v", op.Fault.Params)
-		t.Logf("%s replaced by %s after %s ms; restarted %s in %s ms", old, winner,
-			op.Fault.Params["new_leader_ms"], op.Fault.Params["restarted"], op.Fault.Params["restart_ms"])
+		t.Logf("%s replaced by %s after %s ms; restarted %s in %s ms and %s in %s ms", old, winner,
+			op.Fault.Params["new_leader_ms"], op.Fault.Params["restarted"], op.Fault.Params["restart_ms."+op.Fault.Params["restarted"]],
+			old, op.Fault.Params["restart_ms."+old])
 		st, err := c.Status(ctx, winner)
 		require.NoError(t, err)
 		won := st.Generation

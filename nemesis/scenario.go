@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,8 +185,8 @@ func (n *Nemesis) healSkewedLeader(ctx context.Context, fault *history.Fault) er
 // every other node, waits for the others to elect a new leader (each node
 // that grants the winner its vote exits right after the vote is durable and
 // sent, before the winner's first append reaches it), cuts the winner off,
-// and restarts every other node: the old leader, one generation behind, and
-// the voters, which never heard from the leader they elected.
+// and restarts every other node: the voters, which never heard from the
+// leader they elected, and then the old leader, one generation behind.
 //
 // A voter that kept its vote refuses the old leader that generation, and the
 // old leader has to win the next one, which deposes the winner when the
@@ -222,8 +223,9 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 		_, startErr := n.startKilled(ctx)
 		return errors.Join(killErr, startErr)
 	}
+	electedAfter := time.Since(began)
 	fault.Params["new_leader"] = elected
-	fault.Params["new_leader_ms"] = millis(time.Since(began))
+	fault.Params["new_leader_ms"] = millis(electedAfter)
 	if err := n.crasher.SetCrashPoint(ctx, elected, client.CrashAfterVote, false); err != nil {
 		return fmt.Errorf("disarm the crash point on %s: %w", elected, err)
 	}
@@ -243,12 +245,23 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 	}
 	fault.Grudge = grudge
 	fault.Targets = []string{old, elected}
-	took, err := n.startKilled(ctx)
-	var longest time.Duration
-	for _, d := range took {
-		longest = max(longest, d)
+	// The voters first, the old leader one election later (as long as the
+	// one just measured). Started together, a voter still in its
+	// post-restart lease would refuse the old leader's first pre-vote and
+	// tell it the winner's generation, moving it past that generation; by
+	// the time the old leader first asks, the voters have left that lease.
+	took, err := n.startSome(ctx, func(node string) bool { return node != old })
+	if err != nil {
+		return err
 	}
-	fault.Params["restart_ms"] = millis(longest)
+	if !sleep(ctx, electedAfter) {
+		return ctx.Err()
+	}
+	tookOld, err := n.startSome(ctx, func(node string) bool { return node == old })
+	maps.Copy(took, tookOld)
+	for node, d := range took {
+		fault.Params["restart_ms."+node] = millis(d)
+	}
 	return err
 }
 

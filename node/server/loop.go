@@ -84,6 +84,9 @@ func (s *Server) run(stop <-chan struct{}) error {
 		if err := s.handleReady(); err != nil {
 			return err
 		}
+		// Every iteration, not only with a Ready: a check-quorum step-down
+		// changes no durable state and sends nothing.
+		s.noteRoleChange()
 		s.publish()
 	}
 }
@@ -237,7 +240,6 @@ func (s *Server) handleReady() error {
 	}
 
 	s.raft.Advance(rd)
-	s.noteRoleChange()
 	return s.maybeSnapshot()
 }
 
