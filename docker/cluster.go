@@ -196,25 +196,21 @@ func (c *Cluster) Endpoint(node string) string {
 
 // Status returns the node's GET /status, bounded by StatusTimeout.
 func (c *Cluster) Status(ctx context.Context, node string) (faultclient.Status, error) {
-	endpoint := c.Endpoint(node)
-	if endpoint == "" {
-		return faultclient.Status{}, fmt.Errorf("status of %s: unknown node or cluster not set up", node)
-	}
-	st, err := c.nodeClient(endpoint).Status(ctx)
-	if err != nil {
-		return faultclient.Status{}, fmt.Errorf("status of %s: %w", node, err)
-	}
-	return st, nil
+	return c.askStatus(ctx, node, (*faultclient.Client).Status)
 }
 
 // Peek returns the node's last published status without the state digest
 // (GET /status?digest=false), bounded by StatusTimeout.
 func (c *Cluster) Peek(ctx context.Context, node string) (faultclient.Status, error) {
+	return c.askStatus(ctx, node, (*faultclient.Client).Peek)
+}
+
+func (c *Cluster) askStatus(ctx context.Context, node string, ask func(*faultclient.Client, context.Context) (faultclient.Status, error)) (faultclient.Status, error) {
 	endpoint := c.Endpoint(node)
 	if endpoint == "" {
 		return faultclient.Status{}, fmt.Errorf("status of %s: unknown node or cluster not set up", node)
 	}
-	st, err := c.nodeClient(endpoint).Peek(ctx)
+	st, err := ask(c.nodeClient(endpoint), ctx)
 	if err != nil {
 		return faultclient.Status{}, fmt.Errorf("status of %s: %w", node, err)
 	}

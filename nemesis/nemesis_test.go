@@ -420,23 +420,32 @@ func TestStaleLeaderWithoutElectionIsThawedAnyway(t *testing.T) {
 	requireHealedHistory(t, rec.History())
 }
 
-func TestStaleLeaderFailedPauseIsInfoAndHealed(t *testing.T) {
-	c := newMemCluster(3)
-	n, rec := newStepNemesis(t, c, KindStaleLeader)
-	c.failOnce("Pause")
-	ctx := context.Background()
-	n.start(ctx, Step{Fault: history.Fault{Kind: KindStaleLeader, Shape: ShapeLeader}, Fallback: "n3"})
-	op := lastCompletion(t, rec, history.FStart)
-	assert.Equal(t, history.Info, op.Type)
-	assert.Contains(t, op.Error, "pause n1")
-	require.NoError(t, n.HealAll(ctx))
-	assert.Empty(t, c.dirt())
-	requireHealedHistory(t, rec.History())
+func TestTargetedFaultFailedStepIsInfoAndHealed(t *testing.T) {
+	for _, tt := range []struct{ kind, method, wantErr string }{
+		{KindStaleLeader, "Pause", "pause n1"},
+		{KindVoterCrash, "SetCrashPoint", "arm the after-vote crash point"},
+	} {
+		t.Run(tt.kind, func(t *testing.T) {
+			c := newMemCluster(3)
+			n, rec := newStepNemesis(t, c, tt.kind)
+			c.failOnce(tt.method)
+			ctx := context.Background()
+			n.start(ctx, Step{Fault: history.Fault{Kind: tt.kind, Shape: ShapeLeader}, Fallback: "n3"})
+			op := lastCompletion(t, rec, history.FStart)
+			assert.Equal(t, history.Info, op.Type)
+			assert.Contains(t, op.Error, tt.wantErr)
+			require.NoError(t, n.HealAll(ctx))
+			assert.Empty(t, c.dirt())
+			requireHealedHistory(t, rec.History())
+		})
+	}
 }
 
-func TestStaleLeaderNeedsThreeNodes(t *testing.T) {
-	_, err := New(newMemCluster(2), history.NewMemoryRecorder(), Options{Faults: []string{KindStaleLeader}, Interval: time.Second})
-	require.ErrorContains(t, err, "stale-leader needs at least 3 nodes")
+func TestTargetedFaultsNeedThreeNodes(t *testing.T) {
+	for _, kind := range []string{KindStaleLeader, KindVoterCrash} {
+		_, err := New(newMemCluster(2), history.NewMemoryRecorder(), Options{Faults: []string{kind}, Interval: time.Second})
+		require.ErrorContains(t, err, kind+" needs at least 3 nodes")
+	}
 }
 
 func TestSkewedLeaderJumpsTheClockAfterTheCut(t *testing.T) {
@@ -517,23 +526,4 @@ func TestVoterCrashWithoutElectionRestartsEveryoneDisarmed(t *testing.T) {
 	require.NoError(t, n.HealAll(ctx))
 	assert.Empty(t, c.dirt())
 	requireHealedHistory(t, rec.History())
-}
-
-func TestVoterCrashFailedArmIsInfoAndHealed(t *testing.T) {
-	c := newMemCluster(3)
-	n, rec := newStepNemesis(t, c, KindVoterCrash)
-	c.failTimes("SetCrashPoint", 1)
-	ctx := context.Background()
-	n.start(ctx, Step{Fault: history.Fault{Kind: KindVoterCrash, Shape: ShapeLeader}, Fallback: "n3"})
-	op := lastCompletion(t, rec, history.FStart)
-	assert.Equal(t, history.Info, op.Type)
-	assert.Contains(t, op.Error, "arm the after-vote crash point")
-	require.NoError(t, n.HealAll(ctx))
-	assert.Empty(t, c.dirt())
-	requireHealedHistory(t, rec.History())
-}
-
-func TestVoterCrashNeedsThreeNodes(t *testing.T) {
-	_, err := New(newMemCluster(2), history.NewMemoryRecorder(), Options{Faults: []string{KindVoterCrash}, Interval: time.Second})
-	require.ErrorContains(t, err, "voter-crash needs at least 3 nodes")
 }
