@@ -36,23 +36,14 @@ func CheckDir(ctx context.Context, dir string, checkTimeout time.Duration) (chec
 		return checker.Results{}, fmt.Errorf("%s: %w: %v", filepath.Join(dir, HistoryFile), history.ErrMalformed, err)
 	}
 	var replicas []checker.ReplicaState
-	if b, err := os.ReadFile(filepath.Join(dir, ReplicasFile)); err == nil {
-		if err := json.Unmarshal(b, &replicas); err != nil {
-			return checker.Results{}, fmt.Errorf("%s: %w", ReplicasFile, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return checker.Results{}, fmt.Errorf("read %s: %w", ReplicasFile, err)
+	if _, err := readOptionalJSON(dir, ReplicasFile, &replicas); err != nil {
+		return checker.Results{}, err
 	}
 	var leaders []checker.LeaderSighting
-	if b, err := os.ReadFile(filepath.Join(dir, LeadersFile)); err == nil {
-		if err := json.Unmarshal(b, &leaders); err != nil {
-			return checker.Results{}, fmt.Errorf("%s: %w", LeadersFile, err)
-		}
-		if leaders == nil {
-			leaders = []checker.LeaderSighting{}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return checker.Results{}, fmt.Errorf("read %s: %w", LeadersFile, err)
+	if found, err := readOptionalJSON(dir, LeadersFile, &leaders); err != nil {
+		return checker.Results{}, err
+	} else if found && leaders == nil {
+		leaders = []checker.LeaderSighting{} // collected, none seen
 	}
 	if checkTimeout <= 0 {
 		checkTimeout = rec.Options.CheckTimeout
@@ -76,4 +67,20 @@ func runCheckers(wl workloads.Workload, leaders []checker.LeaderSighting) []chec
 		checkers = append(slices.Clone(checkers), checker.Leaders{})
 	}
 	return checkers
+}
+
+// readOptionalJSON decodes dir/name into v and reports whether the file was
+// there; a run stored by an older faultline may lack it.
+func readOptionalJSON(dir, name string, v any) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", name, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return true, fmt.Errorf("%s: %w", name, err)
+	}
+	return true, nil
 }

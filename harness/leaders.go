@@ -3,7 +3,6 @@ package harness
 import (
 	"cmp"
 	"context"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -81,8 +80,8 @@ func (w *leaderWatch) sightings() []checker.LeaderSighting {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]checker.LeaderSighting, 0, len(w.seen))
-	for _, key := range slices.Collect(maps.Keys(w.seen)) {
-		key.FirstSeen = w.seen[key]
+	for key, at := range w.seen {
+		key.FirstSeen = at
 		out = append(out, key)
 	}
 	slices.SortFunc(out, func(a, b checker.LeaderSighting) int {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/node/client"
@@ -37,16 +39,11 @@ func (s *Server) handleCrashPoint(w http.ResponseWriter, r *http.Request) {
 	case client.CrashAfterVote:
 		s.crashAfterVote.Store(cmd.Armed)
 	default:
-		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: "unknown crash point " + quote(cmd.Point) + ": use " + client.CrashAfterVote})
+		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: "unknown crash point " + strconv.Quote(cmd.Point) + ": use " + client.CrashAfterVote})
 		return
 	}
 	s.log.Warn("crash point set", "point", cmd.Point, "armed", cmd.Armed)
 	s.replyStatus(w, r)
-}
-
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // crashPoints lists the armed crash points for /status.
@@ -57,24 +54,24 @@ func (s *Server) crashPoints() []string {
 	return nil
 }
 
-// grantedVote returns the granted vote among msgs, if any.
-func grantedVote(msgs []raft.Message) (raft.Message, bool) {
-	for _, m := range msgs {
-		if m.Type == raft.MsgVoteResp && !m.Reject {
-			return m, true
-		}
+// sendOrCrash hands msgs to the transport. If they grant a vote and the
+// after-vote crash point is armed, it then waits until the transport has
+// written (or dropped) everything it holds for the candidate, the vote
+// included, and exits the process. The update loop is blocked meanwhile, so
+// nothing that arrives after the vote is handled, let alone made durable.
+func (s *Server) sendOrCrash(msgs []raft.Message) {
+	i := slices.IndexFunc(msgs, func(m raft.Message) bool { return m.Type == raft.MsgVoteResp && !m.Reject })
+	if i < 0 || !s.crashAfterVote.Load() {
+		s.transport.Send(msgs)
+		return
 	}
-	return raft.Message{}, false
-}
-
-// crashAfterSend exits the process once the transport has written (or
-// dropped) every message it had taken for peer beyond the counts in
-// before. The loop is blocked meanwhile, so nothing that arrives after the
-// vote is handled, let alone made durable.
-func (s *Server) crashAfterSend(peer string, before uint64, vote raft.Message) {
+	vote := msgs[i]
+	st := s.transport.Stats()[vote.To]
+	before := st.Sent + st.Dropped + uint64(st.Queued)
+	s.transport.Send(msgs)
 	deadline := time.Now().Add(crashFlushWait)
 	for time.Now().Before(deadline) {
-		st := s.transport.Stats()[peer]
+		st := s.transport.Stats()[vote.To]
 		if st.Sent+st.Dropped > before && st.Queued == 0 {
 			break
 		}

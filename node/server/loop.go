@@ -220,17 +220,7 @@ func (s *Server) handleReady() error {
 		return err
 	}
 	s.ackBeforeQuorum(rd.Entries)
-	vote, crash := grantedVote(later)
-	crash = crash && s.crashAfterVote.Load()
-	var sentBefore uint64
-	if crash {
-		st := s.transport.Stats()[vote.To]
-		sentBefore = st.Sent + st.Dropped + uint64(st.Queued)
-	}
-	s.transport.Send(later)
-	if crash {
-		s.crashAfterSend(vote.To, sentBefore, vote)
-	}
+	s.sendOrCrash(later)
 
 	if rd.Snapshot != nil {
 		if err := s.installSnapshot(*rd.Snapshot); err != nil {
