@@ -58,7 +58,16 @@ const (
 	// else, so the candidate counts the vote but the voter never hears
 	// from it as leader.
 	CrashAfterVote = "after-vote"
+	// CrashAfterCommit: once armed, the node, the next time it advances the
+	// commit index as leader, applies what it committed, answers the writes
+	// waiting for those entries and exits, before anything else leaves it:
+	// the appends that would carry the new commit index and the rest of its
+	// log to the followers are lost with the process.
+	CrashAfterCommit = "after-commit"
 )
+
+// CrashPoints lists the crash points POST /admin/crash-point accepts.
+var CrashPoints = []string{CrashAfterVote, CrashAfterCommit}
 
 // CrashPointCommand is the body of POST /admin/crash-point (only with
 // --enable-fault-hooks): it arms or disarms one crash point.

@@ -50,9 +50,10 @@ func (r *Raft) Ready() Ready {
 }
 
 // committedEntriesPerReady bounds CommittedEntries so one Ready does not
-// hold the whole log after a long catch-up.
+// hold the whole log after a long catch-up. It is at least 1024 whatever the
+// append batch: small batches (down to one entry) must not throttle applying.
 func (r *Raft) committedEntriesPerReady() int {
-	return 4 * r.cfg.MaxEntriesPerAppend
+	return max(1024, 4*r.cfg.MaxEntriesPerAppend)
 }
 
 // Advance tells the core that rd has been persisted, sent and applied. On

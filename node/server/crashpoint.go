@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/node/client"
@@ -38,8 +39,10 @@ func (s *Server) handleCrashPoint(w http.ResponseWriter, r *http.Request) {
 	switch cmd.Point {
 	case client.CrashAfterVote:
 		s.crashAfterVote.Store(cmd.Armed)
+	case client.CrashAfterCommit:
+		s.crashAfterCommit.Store(cmd.Armed)
 	default:
-		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: "unknown crash point " + strconv.Quote(cmd.Point) + ": use " + client.CrashAfterVote})
+		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: "unknown crash point " + strconv.Quote(cmd.Point) + ": use one of " + strings.Join(client.CrashPoints, ", ")})
 		return
 	}
 	s.log.Warn("crash point set", "point", cmd.Point, "armed", cmd.Armed)
@@ -48,10 +51,14 @@ func (s *Server) handleCrashPoint(w http.ResponseWriter, r *http.Request) {
 
 // crashPoints lists the armed crash points for /status.
 func (s *Server) crashPoints() []string {
+	var armed []string
 	if s.crashAfterVote.Load() {
-		return []string{client.CrashAfterVote}
+		armed = append(armed, client.CrashAfterVote)
 	}
-	return nil
+	if s.crashAfterCommit.Load() {
+		armed = append(armed, client.CrashAfterCommit)
+	}
+	return armed
 }
 
 // sendOrCrash hands msgs to the transport. If they grant a vote and the
@@ -79,5 +86,44 @@ func (s *Server) sendOrCrash(msgs []raft.Message) {
 	}
 	s.log.Error("crash point reached: exiting", "point", client.CrashAfterVote,
 		"voted_for", vote.To, "generation", vote.Term, "exit_code", CrashPointExitCode)
+	os.Exit(CrashPointExitCode)
+}
+
+// maybeCrashAtCommit is the after-commit crash point: if rd advances this
+// leader's commit index, it applies the committed entries, waits until the
+// writes they commit have been answered (each answer flushed to its
+// connection), and exits. Nothing of rd is sent or made durable: the
+// process dies after deciding the commit and telling its clients, before
+// its appends (carrying the new commit index, and whatever of its log the
+// followers still lack) leave it, as messages queued for the transport's
+// writers are lost when a process dies. A leader that may commit an
+// earlier generation's entry on its own shows it here: its clients were
+// told, no follower knows.
+func (s *Server) maybeCrashAtCommit(rd raft.Ready) {
+	if len(rd.CommittedEntries) == 0 || rd.Snapshot != nil || s.raft.Status().Role != raft.Leader {
+		return
+	}
+	var answering []*proposal
+	for _, e := range rd.CommittedEntries {
+		if w, ok := s.waiters[e.Index]; ok && w.term == e.Term && !w.answered {
+			answering = append(answering, w.p)
+		}
+	}
+	s.applyCommitted(rd)
+	deadline := time.After(crashFlushWait)
+	replied := 0
+wait:
+	for _, p := range answering {
+		select {
+		case <-p.replied:
+			replied++
+		case <-deadline:
+			break wait
+		}
+	}
+	first, last := rd.CommittedEntries[0], rd.CommittedEntries[len(rd.CommittedEntries)-1]
+	s.log.Error("crash point reached: exiting", "point", client.CrashAfterCommit,
+		"committed_from", first.Index, "committed_to", last.Index, "first_generation", first.Term,
+		"generation", s.raft.Status().Term, "writes_answered", replied, "exit_code", CrashPointExitCode)
 	os.Exit(CrashPointExitCode)
 }

@@ -81,13 +81,20 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
 	if !view.isLeader {
 		return s.forward(w, r, body, view)
 	}
-	p := &proposal{cmd: cmd, data: cmd.Encode(), done: make(chan writeResult, 1)}
+	p := &proposal{cmd: cmd, data: cmd.Encode(), done: make(chan writeResult, 1), replied: make(chan struct{})}
+	defer close(p.replied)
 	select {
 	case s.proposals <- p:
 	default:
 		return replyError(w, http.StatusServiceUnavailable, errors.New("proposal queue full; retry later"))
 	}
-	return s.await(w, r, p.done, "write")
+	code := s.await(w, r, p.done, "write")
+	if s.crashAfterCommit.Load() {
+		// The after-commit crash point exits once this answer is out:
+		// push it to the socket now rather than when the handler returns.
+		_ = http.NewResponseController(w).Flush()
+	}
+	return code
 }
 
 // decodeCommand fills cmd from the JSON body of op.

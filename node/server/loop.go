@@ -23,6 +23,9 @@ type proposal struct {
 	// done receives exactly one result; buffered so the loop never blocks on
 	// a handler that has already timed out.
 	done chan writeResult
+	// replied is closed once the handler has answered the client (or given
+	// up); the after-commit crash point waits for it.
+	replied chan struct{}
 }
 
 // waiter is a proposal that entered the log at (index, term).
@@ -197,6 +200,9 @@ func (s *Server) handleReady() error {
 	}
 	rd := s.raft.Ready()
 	s.metrics.readyBatches.Add(1)
+	if s.crashAfterCommit.Load() {
+		s.maybeCrashAtCommit(rd)
+	}
 
 	hs := rd.HardState
 	if hs != nil && s.cfg.Unsafe.On(UnsafeForgetVote) {

@@ -34,8 +34,10 @@ type Server struct {
 	baseClock clock.Clock
 	clock     *clock.Skewable
 	metrics   *metrics
-	// crashAfterVote is the after-vote crash point (crashpoint.go).
-	crashAfterVote atomic.Bool
+	// crashAfterVote and crashAfterCommit are the crash points
+	// (crashpoint.go).
+	crashAfterVote   atomic.Bool
+	crashAfterCommit atomic.Bool
 
 	// Owned by the loop goroutine (loop.go) once Run starts.
 	raft      *raft.Raft

@@ -281,6 +281,39 @@ func TestCrashAfterVote(t *testing.T) {
 	assert.Greater(t, st.Generation, won, "%s leads generation %d, which %s won with %s's vote", leader, st.Generation, winner, voter)
 }
 
+// TestCrashAfterCommit: a leader with the after-commit crash point armed
+// answers the write it commits and exits before telling anyone; the write
+// is on the followers that acknowledged it, so the next leader serves it.
+func TestCrashAfterCommit(t *testing.T) {
+	ctx := context.Background()
+	c := startCluster(t, 3, "--enable-fault-hooks")
+	leader := waitLeader(t, c)
+	cl := newClient(c, leader)
+	require.Equal(t, client.OK, cl.Put(ctx, "k", "v0").Outcome)
+	st, err := cl.CrashPoint(ctx, client.CrashPointCommand{Point: client.CrashAfterCommit, Armed: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{client.CrashAfterCommit}, st.CrashPoints)
+
+	res := cl.Put(ctx, "k", "v1")
+	require.Equal(t, client.OK, res.Outcome, "the committed write is answered before the exit: %+v", res)
+	eventually(t, 5*time.Second, func() error {
+		if code, exited := c.Node(leader).ExitCode(); !exited || code != server.CrashPointExitCode {
+			return fmt.Errorf("%s: exited %v, code %d", leader, exited, code)
+		}
+		return nil
+	})
+	logs, err := os.ReadFile(c.Node(leader).LogPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(logs), "crash point reached")
+	assert.Contains(t, string(logs), client.CrashAfterCommit)
+
+	next := waitLeader(t, c)
+	require.NotEqual(t, leader, next)
+	got := newClient(c, next).Get(ctx, "k")
+	require.Equal(t, client.OK, got.Outcome, "%+v", got)
+	assert.Equal(t, "v1", got.Value)
+}
+
 // TestPeekStatus: /status?digest=false answers from the last published
 // status, without a digest; the full /status carries one.
 func TestPeekStatus(t *testing.T) {
