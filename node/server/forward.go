@@ -73,6 +73,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, vi
 			req.Header[name] = values
 		}
 	}
+	// An idempotency key makes net/http replay a POST on a new connection
+	// when the first one dies before the answer. The replay may reach a node
+	// that is no longer the leader and answers 503, a definite failure, for
+	// a write the first attempt got into the leader's log: the client would
+	// be told "not applied" about a write that was. The leader's idempotent
+	// receiver still sees the client's X-Client-Id and X-Seq.
+	req.Header.Del("Idempotency-Key")
+	req.Header.Del("X-Idempotency-Key")
 	req.Header.Set(HeaderForwarded, s.cfg.ID)
 
 	resp, err := s.forwarder.Do(req)

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -220,6 +223,53 @@ func TestForward(t *testing.T) {
 		}()
 		rec := forwardOnce(t, forwardingServer(ln.Addr().String()), nil)
 		assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
+	})
+	t.Run("leader gone after receiving on a reused connection is 504, not a replay", func(t *testing.T) {
+		// The first request on a connection is answered; the second is
+		// read and the connection dropped, as a leader that crashes after
+		// taking a write does; any later connection answers like a node
+		// that is no longer the leader. A replay would turn an applied
+		// write into a definite failure.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		var conns atomic.Int32
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer conn.Close()
+					r := bufio.NewReader(conn)
+					if conns.Add(1) > 1 {
+						if req, err := http.ReadRequest(r); err == nil {
+							_, _ = io.Copy(io.Discard, req.Body)
+							_, _ = io.WriteString(conn, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+						}
+						return
+					}
+					for i := 0; ; i++ {
+						req, err := http.ReadRequest(r)
+						if err != nil {
+							return
+						}
+						_, _ = io.Copy(io.Discard, req.Body)
+						if i > 0 {
+							return // took the write, gone before answering
+						}
+						_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+					}
+				}()
+			}
+		}()
+		s := forwardingServer(ln.Addr().String())
+		key := map[string]string{"Idempotency-Key": "c1/7"}
+		require.Equal(t, http.StatusOK, forwardOnce(t, s, key).Code)
+		rec := forwardOnce(t, s, key)
+		assert.Equal(t, http.StatusGatewayTimeout, rec.Code, rec.Body.String())
+		assert.Equal(t, int32(1), conns.Load(), "the write was not replayed on a new connection")
 	})
 	t.Run("forwarded request at a non-leader is 503", func(t *testing.T) {
 		rec := forwardOnce(t, forwardingServer("127.0.0.1:1"), map[string]string{HeaderForwarded: "n3"})
