@@ -104,6 +104,7 @@ func parseFlags(args []string, stdout io.Writer) (cfg server.Config, level slog.
 		segmentBytes     = fs.Int64("segment-bytes", 64<<20, "WAL segment size before rollover")
 		snapshotEntries  = fs.Uint64("snapshot-entries", 100000, "take a snapshot every this many applied entries (nodes stagger theirs)")
 		maxAppend        = fs.Int("max-append-entries", 256, "most log entries the leader sends in one append (a follower that lags more gets several)")
+		maxInflight      = fs.Int("max-inflight-appends", 64, "most appends the leader has unacknowledged per follower (the request pipeline's depth)")
 		enableFaultHooks = fs.Bool("enable-fault-hooks", false, "register POST /admin/clock and /admin/crash-point (clock, voter-crash and figure-8 nemeses); off in production")
 		unsafeList       = fs.String("unsafe", "", "deliberately unsafe switches, comma-separated: "+strings.Join(server.UnsafeNames(), ","))
 		logLevel         = fs.String("log-level", "info", "debug, info, warn or error")
@@ -126,10 +127,13 @@ func parseFlags(args []string, stdout io.Writer) (cfg server.Config, level slog.
 		ID: *id, DataDir: *dataDir, ListenClient: *listenClient, ListenPeer: *listenPeer,
 		Tick: *tick, ElectionTimeout: *electionTimeout, HeartbeatInterval: *heartbeat,
 		RequestTimeout: *requestTimeout, SegmentBytes: *segmentBytes, SnapshotEntries: *snapshotEntries,
-		EnableFaultHooks: *enableFaultHooks, MaxEntriesPerAppend: *maxAppend,
+		EnableFaultHooks: *enableFaultHooks, MaxEntriesPerAppend: *maxAppend, MaxInflightAppends: *maxInflight,
 	}
 	if *maxAppend < 1 {
 		return cfg, 0, "", usageError{fmt.Errorf("--max-append-entries %d: send at least one entry per append, e.g. --max-append-entries 256", *maxAppend)}
+	}
+	if *maxInflight < 1 {
+		return cfg, 0, "", usageError{fmt.Errorf("--max-inflight-appends %d: allow at least one append in flight, e.g. --max-inflight-appends 64", *maxInflight)}
 	}
 	if cfg.ReadMode, err = server.ParseReadMode(*readMode); err != nil {
 		return cfg, 0, "", usageError{fmt.Errorf("--read-mode: %w", err)}

@@ -32,6 +32,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	assert.Equal(t, 2*time.Second, cfg.RequestTimeout)
 	assert.Equal(t, uint64(100000), cfg.SnapshotEntries)
 	assert.Equal(t, 256, cfg.MaxEntriesPerAppend)
+	assert.Equal(t, 64, cfg.MaxInflightAppends)
 	assert.Equal(t, server.ReadLease, cfg.ReadMode)
 	assert.Equal(t, []string{"forget-vote", "stale-read"}, cfg.Unsafe.List())
 	assert.Equal(t, "DEBUG", level.String())
@@ -61,6 +62,7 @@ func TestParseFlagsUsageErrors(t *testing.T) {
 		"bad duration":       append(base, "--tick", "often"),
 		"bad listen address": append(base, "--listen-client", "8000"),
 		"empty appends":      append(base, "--max-append-entries", "0"),
+		"no pipeline":        append(base, "--max-inflight-appends", "0"),
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {

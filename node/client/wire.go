@@ -14,19 +14,22 @@ const (
 
 // Status is the body of GET /status (and of POST /admin/clock).
 type Status struct {
-	ID                string   `json:"id"`
-	Role              string   `json:"role"`
-	Generation        uint64   `json:"generation"`
-	Leader            string   `json:"leader"`
-	CommitIndex       uint64   `json:"commit_index"`
-	AppliedIndex      uint64   `json:"applied_index"`
-	LowWaterMark      uint64   `json:"low_water_mark"`
-	LastLogIndex      uint64   `json:"last_log_index"`
-	Digest            string   `json:"digest"`
-	ReadMode          string   `json:"read_mode"`
-	Unsafe            []string `json:"unsafe"`
-	ClockOffsetMillis int64    `json:"clock_offset_ms"`
-	ClockRate         float64  `json:"clock_rate"`
+	ID           string `json:"id"`
+	Role         string `json:"role"`
+	Generation   uint64 `json:"generation"`
+	Leader       string `json:"leader"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	LowWaterMark uint64 `json:"low_water_mark"`
+	LastLogIndex uint64 `json:"last_log_index"`
+	// GenerationStartIndex is, on a leader, the index of the no-op its
+	// generation began with.
+	GenerationStartIndex uint64   `json:"generation_start_index,omitempty"`
+	Digest               string   `json:"digest"`
+	ReadMode             string   `json:"read_mode"`
+	Unsafe               []string `json:"unsafe"`
+	ClockOffsetMillis    int64    `json:"clock_offset_ms"`
+	ClockRate            float64  `json:"clock_rate"`
 	// CrashPoints lists the armed fault-hook crash points.
 	CrashPoints []string `json:"crash_points,omitempty"`
 }
@@ -59,7 +62,7 @@ const (
 	// from it as leader.
 	CrashAfterVote = "after-vote"
 	// CrashAfterCommit: once armed, the node, the next time it advances the
-	// commit index as leader, applies what it committed, answers the writes
+	// commit index as leader (past the command's AboveIndex), applies what it committed, answers the writes
 	// waiting for those entries and exits, before anything else leaves it:
 	// the appends that would carry the new commit index and the rest of its
 	// log to the followers are lost with the process.
@@ -74,6 +77,9 @@ var CrashPoints = []string{CrashAfterVote, CrashAfterCommit}
 type CrashPointCommand struct {
 	Point string `json:"point"`
 	Armed bool   `json:"armed"`
+	// AboveIndex (after-commit only): exit at the first commit that
+	// reaches past this index; 0 means at the next commit.
+	AboveIndex uint64 `json:"above_index,omitempty"`
 }
 
 // PutRequest is the body of PUT /kv/{key}.

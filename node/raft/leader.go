@@ -23,7 +23,8 @@ func (r *Raft) becomeLeader() {
 		}
 	}
 	r.reads.reset()
-	r.log.append(Entry{Term: r.term, Index: r.log.lastIndex() + 1, Type: EntryNoop})
+	r.termStart = r.log.lastIndex() + 1
+	r.log.append(Entry{Term: r.term, Index: r.termStart, Type: EntryNoop})
 	r.bcastAppend()
 }
 

@@ -18,6 +18,8 @@ type Raft struct {
 	term   uint64 // generation clock; never decreases
 	vote   string // vote cast in term, "" if none
 	leader string // known leader of term, "" if none
+	// termStart is, on a leader, the index of the no-op its term began with.
+	termStart uint64
 
 	log *raftLog
 
@@ -309,6 +311,7 @@ func (r *Raft) Status() Status {
 	if r.role == Leader {
 		s.LastQuorumAckTick = r.reads.quorumAckTick
 		s.CommittedInTerm = r.committedInTerm()
+		s.TermStartIndex = r.termStart
 	}
 	return s
 }

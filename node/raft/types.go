@@ -266,4 +266,7 @@ type Status struct {
 	// CommittedInTerm reports whether a leader has committed an entry of
 	// its own term (its no-op), so its commit index is up to date.
 	CommittedInTerm bool
+	// TermStartIndex is, on a leader, the index of the no-op its term
+	// began with: every entry before it is from an earlier term.
+	TermStartIndex uint64
 }

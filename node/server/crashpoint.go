@@ -29,6 +29,12 @@ const CrashPointExitCode = 86
 // follows to be written to its connection.
 const crashFlushWait = time.Second
 
+// crashReplyLinger is how long the after-commit crash point lets the answers
+// it flushed travel before it exits: on the way to the client they may pass
+// a proxy (Docker's port mapping) that must read them before the exiting
+// process's sockets are torn down, or the teardown's reset discards them.
+const crashReplyLinger = 100 * time.Millisecond
+
 // handleCrashPoint arms or disarms a crash point.
 func (s *Server) handleCrashPoint(w http.ResponseWriter, r *http.Request) {
 	var cmd client.CrashPointCommand
@@ -40,12 +46,13 @@ func (s *Server) handleCrashPoint(w http.ResponseWriter, r *http.Request) {
 	case client.CrashAfterVote:
 		s.crashAfterVote.Store(cmd.Armed)
 	case client.CrashAfterCommit:
+		s.crashCommitAbove.Store(cmd.AboveIndex)
 		s.crashAfterCommit.Store(cmd.Armed)
 	default:
 		replyJSON(w, http.StatusBadRequest, client.ErrorResponse{Error: "unknown crash point " + strconv.Quote(cmd.Point) + ": use one of " + strings.Join(client.CrashPoints, ", ")})
 		return
 	}
-	s.log.Warn("crash point set", "point", cmd.Point, "armed", cmd.Armed)
+	s.log.Warn("crash point set", "point", cmd.Point, "armed", cmd.Armed, "above_index", cmd.AboveIndex)
 	s.replyStatus(w, r)
 }
 
@@ -90,7 +97,7 @@ func (s *Server) sendOrCrash(msgs []raft.Message) {
 }
 
 // maybeCrashAtCommit is the after-commit crash point: if rd advances this
-// leader's commit index, it applies the committed entries, waits until the
+// leader's commit index (past the armed AboveIndex), it applies the committed entries, waits until the
 // writes they commit have been answered (each answer flushed to its
 // connection), and exits. Nothing of rd is sent or made durable: the
 // process dies after deciding the commit and telling its clients, before
@@ -100,27 +107,38 @@ func (s *Server) sendOrCrash(msgs []raft.Message) {
 // earlier generation's entry on its own shows it here: its clients were
 // told, no follower knows.
 func (s *Server) maybeCrashAtCommit(rd raft.Ready) {
-	if len(rd.CommittedEntries) == 0 || rd.Snapshot != nil || s.raft.Status().Role != raft.Leader {
+	n := len(rd.CommittedEntries)
+	if n == 0 || rd.CommittedEntries[n-1].Index <= s.crashCommitAbove.Load() || rd.Snapshot != nil ||
+		s.raft.Status().Role != raft.Leader {
 		return
 	}
+	// The writes whose client still waits: a handler that gave up before
+	// the commit has no one to answer.
 	var answering []*proposal
 	for _, e := range rd.CommittedEntries {
-		if w, ok := s.waiters[e.Index]; ok && w.term == e.Term && !w.answered {
+		w, ok := s.waiters[e.Index]
+		if !ok || w.term != e.Term || w.answered {
+			continue
+		}
+		select {
+		case <-w.p.replied:
+		default:
 			answering = append(answering, w.p)
 		}
 	}
 	s.applyCommitted(rd)
 	deadline := time.After(crashFlushWait)
-	replied := 0
+	var replied []string
 wait:
 	for _, p := range answering {
 		select {
 		case <-p.replied:
-			replied++
+			replied = append(replied, p.cmd.Op+" "+p.cmd.Key+" "+p.cmd.Value)
 		case <-deadline:
 			break wait
 		}
 	}
+	time.Sleep(crashReplyLinger)
 	first, last := rd.CommittedEntries[0], rd.CommittedEntries[len(rd.CommittedEntries)-1]
 	s.log.Error("crash point reached: exiting", "point", client.CrashAfterCommit,
 		"committed_from", first.Index, "committed_to", last.Index, "first_generation", first.Term,

@@ -243,10 +243,19 @@ func (s *Server) applyClock(cmd client.ClockCommand) error {
 	return nil
 }
 
+// replyJSON writes body as the whole response, with its length: a response
+// flushed before the handler returns is complete on the wire (the
+// after-commit crash point exits right after such a flush).
 func replyJSON(w http.ResponseWriter, status int, body any) int {
+	data, err := json.Marshal(body)
+	if err != nil {
+		status, data = http.StatusInternalServerError, []byte(`{"error":"encode response"}`)
+	}
+	data = append(data, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	_, _ = w.Write(data)
 	return status
 }
 

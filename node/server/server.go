@@ -38,6 +38,9 @@ type Server struct {
 	// (crashpoint.go).
 	crashAfterVote   atomic.Bool
 	crashAfterCommit atomic.Bool
+	// crashCommitAbove: the after-commit crash point waits for a commit
+	// past this index.
+	crashCommitAbove atomic.Uint64
 
 	// Owned by the loop goroutine (loop.go) once Run starts.
 	raft      *raft.Raft
@@ -317,19 +320,20 @@ func (s *Server) statusLocked(withDigest bool) statusView {
 	v := statusView{
 		isLeader: st.Role == raft.Leader,
 		status: client.Status{
-			ID:                s.cfg.ID,
-			Role:              st.Role.String(),
-			Generation:        st.Term,
-			Leader:            st.Leader,
-			CommitIndex:       st.Commit,
-			AppliedIndex:      s.applied,
-			LowWaterMark:      s.wal.LowWaterMark(),
-			LastLogIndex:      st.LastIndex,
-			ReadMode:          string(s.cfg.ReadMode),
-			Unsafe:            s.unsafe,
-			ClockOffsetMillis: s.clock.Offset().Milliseconds(),
-			ClockRate:         s.clock.Rate(),
-			CrashPoints:       s.crashPoints(),
+			ID:                   s.cfg.ID,
+			Role:                 st.Role.String(),
+			Generation:           st.Term,
+			Leader:               st.Leader,
+			CommitIndex:          st.Commit,
+			AppliedIndex:         s.applied,
+			LowWaterMark:         s.wal.LowWaterMark(),
+			LastLogIndex:         st.LastIndex,
+			GenerationStartIndex: st.TermStartIndex,
+			ReadMode:             string(s.cfg.ReadMode),
+			Unsafe:               s.unsafe,
+			ClockOffsetMillis:    s.clock.Offset().Milliseconds(),
+			ClockRate:            s.clock.Rate(),
+			CrashPoints:          s.crashPoints(),
 		},
 	}
 	if withDigest {
