@@ -280,13 +280,13 @@ func (c *Cluster) Clock(ctx context.Context, name string, cmd faultclient.ClockC
 
 // SetCrashPoint arms or disarms a crash point on the node (POST
 // /admin/crash-point; the nodes run with --enable-fault-hooks).
-func (c *Cluster) SetCrashPoint(ctx context.Context, name, point string, armed bool) error {
+func (c *Cluster) SetCrashPoint(ctx context.Context, name string, cmd faultclient.CrashPointCommand) error {
 	if _, err := c.setUpNode(name); err != nil {
 		return fmt.Errorf("crash point: %w", err)
 	}
 	cl := faultclient.New(c.Endpoint(name), faultclient.Options{Timeout: clockTimeout, HTTPClient: c.http})
-	if _, err := cl.CrashPoint(ctx, faultclient.CrashPointCommand{Point: point, Armed: armed}); err != nil {
-		return fmt.Errorf("crash point %s on %s: %w", point, name, err)
+	if _, err := cl.CrashPoint(ctx, cmd); err != nil {
+		return fmt.Errorf("crash point %s on %s: %w", cmd.Point, name, err)
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ func (n *Nemesis) apply(ctx context.Context, fault *history.Fault) error {
 	case KindVoterCrash:
 		n.networkDirty = true
 		return n.applyVoterCrash(ctx, fault)
+	case KindFigure8:
+		n.networkDirty = true
+		return n.applyFigure8(ctx, fault)
 	case KindDelay:
 		n.networkDirty = true
 		delayMillis, _ := strconv.ParseInt(fault.Params["delay_ms"], 10, 64)
@@ -71,8 +74,8 @@ func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 		return n.healNetwork(ctx)
 	case KindSkewedLeader:
 		return n.healSkewedLeader(ctx, fault)
-	case KindVoterCrash:
-		return n.healVoterCrash(ctx, fault)
+	case KindVoterCrash, KindFigure8:
+		return n.healCrashFault(ctx, fault)
 	case KindKill:
 		recovery, err := n.startKilled(ctx)
 		var longest time.Duration

@@ -79,8 +79,8 @@ type Recorder interface {
 
 // CrashPointer is implemented by a Cluster whose nodes have crash points:
 // fault hooks that make a node's process exit at one step of the protocol.
-// voter-crash needs it. A restarted node starts with none armed.
+// voter-crash and figure-8 need it. A restarted node starts with none armed.
 type CrashPointer interface {
-	// SetCrashPoint arms or disarms the named crash point on node.
-	SetCrashPoint(ctx context.Context, node, point string, armed bool) error
+	// SetCrashPoint arms or disarms a crash point on node.
+	SetCrashPoint(ctx context.Context, node string, cmd client.CrashPointCommand) error
 }

@@ -180,15 +180,14 @@ func TestDockerFaults(t *testing.T) {
 	})
 }
 
-// TestDockerTargetedFaults applies stale-leader, skewed-leader and
-// voter-crash to a real
-// three-node cluster of correct nodes: each must find the leader, see a new
+// TestDockerTargetedFaults applies stale-leader, skewed-leader, voter-crash
+// and figure-8 to a real three-node cluster of correct nodes: each must find the leader, see a new
 // one elected by the others, leave the network (and clock) it says it left,
 // and heal to one leader that every node follows.
 func TestDockerTargetedFaults(t *testing.T) {
 	c := newDockerCluster(t, 3)
 	rec := history.NewMemoryRecorder()
-	n, err := New(c, rec, Options{Faults: []string{KindStaleLeader, KindSkewedLeader, KindVoterCrash}, Interval: time.Second, Seed: 1})
+	n, err := New(c, rec, Options{Faults: []string{KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8}, Interval: time.Second, Seed: 1})
 	require.NoError(t, err)
 	ctx := context.Background()
 	t.Cleanup(func() { timings(t, rec) })
@@ -282,6 +281,27 @@ func TestDockerTargetedFaults(t *testing.T) {
 			}
 			return false
 		}, 20*time.Second, 50*time.Millisecond)
+		n.stop(ctx, seq)
+		require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
+		requireAllPairsReach(t, c)
+	})
+
+	t.Run("figure-8", func(t *testing.T) {
+		old := leader()
+		seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindFigure8, Shape: ShapeLeader}, Fallback: "n1"})
+		op := lastCompletion(t, rec, history.FStart)
+		require.Equal(t, history.OK, op.Type, op.Error)
+		p := op.Fault.Params
+		winner, voter := p["new_leader"], p["restarted"]
+		require.NotContains(t, []string{"", "none", old}, winner, "params %v", p)
+		t.Logf("%s replaced by %s after %s ms; %s restarted in %s ms; %s crashed after its commit %s ms later; %s elected after %s ms",
+			old, winner, p["new_leader_ms"], voter, p["restart_ms."+voter], old, p["crashed_after_commit_ms"], p["last_leader"], p["last_leader_ms"])
+		assert.NotEqual(t, "none", p["crashed_after_commit_ms"], "the old leader led again and reached its crash point")
+		// The correct old leader committed nothing before its no-op, which
+		// the voter holds: the winner cannot win again, the voter can.
+		assert.Equal(t, voter, p["last_leader"])
+		_, err := c.Status(ctx, old)
+		assert.Error(t, err, "the old leader stays down until the heal")
 		n.stop(ctx, seq)
 		require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
 		requireAllPairsReach(t, c)

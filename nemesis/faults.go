@@ -36,10 +36,19 @@ const (
 	// without it. A voter that forgot its vote can elect a second leader in
 	// the winner's generation.
 	KindVoterCrash = "voter-crash"
+	// KindFigure8 plays Raft's figure 8: it cuts the leader off while its
+	// clients' writes pile up in its log, lets the others elect a leader
+	// whose voter crashes after voting (so only the winner holds its
+	// generation's entries), cuts the winner off and brings the voter back
+	// to the old leader, which leads again and crashes right after its
+	// first commit (a crash point); then the winner and the voter elect. A
+	// leader that commits an earlier generation's entry by counting
+	// replicas has told a client about a write the winner overwrites.
+	KindFigure8 = "figure-8"
 )
 
 // Kinds lists every fault kind in the order ParseFaults reports them.
-var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash}
+var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8}
 
 // AllKinds is what "all" expands to: every basic kind that runs on any
 // kernel (delay needs netem, and the targeted kinds are for hunting specific
@@ -127,7 +136,7 @@ var (
 
 func isNetworkKind(kind string) bool {
 	switch kind {
-	case KindPartition, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash:
+	case KindPartition, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8:
 		return true
 	}
 	return false

@@ -29,10 +29,18 @@ type memCluster struct {
 	// asked electAfter more times (an election the nemesis waits for).
 	successor  string
 	electAfter int
+	// then are the leaders after the successor, in order, each taking
+	// over electEvery looks after the one before it. A leader with the
+	// after-commit crash point armed exits as it takes over.
+	then       []string
+	electEvery int
 	generation uint64
 	killed     map[string]bool
-	paused     map[string]bool
-	grudge     map[string][]string
+	// exited holds killed nodes that exited on their own (a crash point):
+	// killing one is not an error, as with a real container.
+	exited map[string]bool
+	paused map[string]bool
+	grudge map[string][]string
 	// loss maps node -> from -> percent.
 	loss  map[string]map[string]float64
 	delay map[string][]string
@@ -46,7 +54,8 @@ type memCluster struct {
 	// silence set, in order.
 	silence  map[string][]string
 	silences []map[string][]string
-	// armed holds nodes with a crash point armed; a killed node loses it.
+	// armed holds "node point" for each crash point armed; a killed node
+	// loses its own.
 	armed map[string]bool
 	// failNext makes the next calls of the named method fail, as many
 	// times as it says.
@@ -59,6 +68,7 @@ func newMemCluster(n int) *memCluster {
 		leader:     "n1",
 		generation: 1,
 		killed:     map[string]bool{},
+		exited:     map[string]bool{},
 		paused:     map[string]bool{},
 		grudge:     map[string][]string{},
 		loss:       map[string]map[string]float64{},
@@ -129,8 +139,22 @@ func (c *memCluster) observe() {
 	if c.electAfter <= 0 {
 		c.leader, c.successor = c.successor, ""
 		c.generation++
+		if len(c.then) > 0 {
+			c.successor, c.then, c.electAfter = c.then[0], c.then[1:], c.electEvery+1
+		}
+		if c.armed[c.leader+" "+client.CrashAfterCommit] {
+			c.killed[c.leader], c.exited[c.leader] = true, true
+			c.disarm(c.leader)
+		}
 	}
 	c.electAfter--
+}
+
+// disarm drops node's crash points. The caller holds c.mu.
+func (c *memCluster) disarm(node string) {
+	for _, point := range client.CrashPoints {
+		delete(c.armed, node+" "+point)
+	}
 }
 
 func (c *memCluster) Status(ctx context.Context, node string) (client.Status, error) {
@@ -157,12 +181,16 @@ func (c *memCluster) Kill(ctx context.Context, node string) error {
 		return err
 	}
 	defer done()
+	if c.exited[node] {
+		delete(c.exited, node)
+		return nil
+	}
 	if c.killed[node] {
 		return fmt.Errorf("%s is not running", node)
 	}
 	c.killed[node] = true
 	delete(c.paused, node) // the daemon resumes a paused container it kills
-	delete(c.armed, node)  // crash points live in the process
+	c.disarm(node)         // crash points live in the process
 	return nil
 }
 
@@ -173,6 +201,7 @@ func (c *memCluster) Start(ctx context.Context, node string) error {
 	}
 	defer done()
 	delete(c.killed, node) // starting a running node is a no-op
+	delete(c.exited, node)
 	return nil
 }
 
@@ -268,7 +297,8 @@ func (c *memCluster) SetSilence(ctx context.Context, silence map[string][]string
 	return nil
 }
 
-func (c *memCluster) SetCrashPoint(ctx context.Context, node, point string, armed bool) error {
+func (c *memCluster) SetCrashPoint(ctx context.Context, node string, cmd client.CrashPointCommand) error {
+	point, armed := cmd.Point, cmd.Armed
 	done, err := c.call(ctx, "SetCrashPoint", fmt.Sprintf("%s %s %v", node, point, armed))
 	if err != nil {
 		return err
@@ -277,13 +307,13 @@ func (c *memCluster) SetCrashPoint(ctx context.Context, node, point string, arme
 	if err := c.up(node); err != nil {
 		return err
 	}
-	if point != client.CrashAfterVote {
+	if !slices.Contains(client.CrashPoints, point) {
 		return fmt.Errorf("unknown crash point %q", point)
 	}
 	if armed {
-		c.armed[node] = true
+		c.armed[node+" "+point] = true
 	} else {
-		delete(c.armed, node)
+		delete(c.armed, node+" "+point)
 	}
 	return nil
 }
@@ -346,8 +376,11 @@ func (c *memCluster) dirt() []string {
 	for _, n := range slices.Sorted(maps.Keys(c.paused)) {
 		out = append(out, "paused "+n)
 	}
-	for _, n := range slices.Sorted(maps.Keys(c.armed)) {
-		out = append(out, "crash point armed on "+n)
+	for _, n := range slices.Sorted(maps.Keys(c.exited)) {
+		out = append(out, "exited "+n)
+	}
+	for _, armed := range slices.Sorted(maps.Keys(c.armed)) {
+		out = append(out, "crash point armed: "+armed)
 	}
 	if len(c.grudge) > 0 {
 		out = append(out, fmt.Sprintf("grudge %v", c.grudge))

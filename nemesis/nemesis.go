@@ -132,10 +132,13 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 		}
 		n.silencer = s
 	}
-	if slices.Contains(opts.Faults, KindVoterCrash) {
+	for _, kind := range []string{KindVoterCrash, KindFigure8} {
+		if !slices.Contains(opts.Faults, kind) {
+			continue
+		}
 		cp, ok := c.(CrashPointer)
 		if !ok {
-			return nil, fmt.Errorf("the cluster backend has no crash points: --nemesis %s cannot run here", KindVoterCrash)
+			return nil, fmt.Errorf("the cluster backend has no crash points: --nemesis %s cannot run here", kind)
 		}
 		n.crasher = cp
 	}
@@ -354,7 +357,7 @@ func describe(f history.Fault) string {
 
 func isLeaderShaped(f history.Fault) bool {
 	switch f.Kind {
-	case KindStaleLeader, KindSkewedLeader, KindVoterCrash:
+	case KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8:
 		return true
 	case KindPartition, KindKill, KindPause:
 		return f.Shape == ShapeLeader

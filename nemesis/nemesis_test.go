@@ -424,8 +424,10 @@ func TestTargetedFaultFailedStepIsInfoAndHealed(t *testing.T) {
 	for _, tt := range []struct{ kind, method, wantErr string }{
 		{KindStaleLeader, "Pause", "pause n1"},
 		{KindVoterCrash, "SetCrashPoint", "arm the after-vote crash point"},
+		{KindFigure8, "SetCrashPoint", "arm the after-vote crash point"},
+		{KindFigure8, "SetGrudge", "cut n1 off"},
 	} {
-		t.Run(tt.kind, func(t *testing.T) {
+		t.Run(tt.kind+" "+tt.method, func(t *testing.T) {
 			c := newMemCluster(3)
 			n, rec := newStepNemesis(t, c, tt.kind)
 			c.failOnce(tt.method)
@@ -442,7 +444,7 @@ func TestTargetedFaultFailedStepIsInfoAndHealed(t *testing.T) {
 }
 
 func TestTargetedFaultsNeedThreeNodes(t *testing.T) {
-	for _, kind := range []string{KindStaleLeader, KindVoterCrash} {
+	for _, kind := range []string{KindStaleLeader, KindVoterCrash, KindFigure8} {
 		_, err := New(newMemCluster(2), history.NewMemoryRecorder(), Options{Faults: []string{kind}, Interval: time.Second})
 		require.ErrorContains(t, err, kind+" needs at least 3 nodes")
 	}
@@ -508,6 +510,71 @@ func TestVoterCrashRestartsAllButTheWinnerCutOff(t *testing.T) {
 
 	n.stop(ctx, seq)
 	require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestFigure8CutsLeaderThenWinnerAndKeepsCrashedLeaderDown(t *testing.T) {
+	c := newMemCluster(3)
+	c.leader, c.successor, c.electAfter = "n1", "n2", 4
+	c.then, c.electEvery = []string{"n1", "n3"}, 3 // n1 leads again (and crashes), then n3
+	n, rec := newStepNemesis(t, c, KindFigure8)
+	ctx := context.Background()
+	step := n.Schedule(1)[0]
+	require.Equal(t, ShapeLeader, step.Fault.Shape)
+
+	seq, _ := n.start(ctx, step)
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	calls := c.callLog()
+	at := func(call string) int {
+		i := slices.Index(calls, call)
+		require.GreaterOrEqual(t, i, 0, "no %q in %v", call, calls)
+		return i
+	}
+	arm := max(at("SetCrashPoint n2 after-vote true"), at("SetCrashPoint n3 after-vote true"))
+	grudges := c.grudges
+	require.Len(t, grudges, 2)
+	assert.Equal(t, Isolate(c.nodes, "n1"), grudges[0], "the leader cut off first")
+	assert.Equal(t, Isolate(c.nodes, "n2"), grudges[1], "then the winner")
+	cutOld := at("SetGrudge ")
+	disarmWinner, killVoter := at("SetCrashPoint n2 after-vote false"), at("Kill n3")
+	armOld, startVoter := at("SetCrashPoint n1 after-commit true"), at("Start n3")
+	killOld, heal := at("Kill n1"), at("HealNetwork ")
+	require.True(t, cutOld > arm && disarmWinner > cutOld && killVoter > cutOld, "arm, cut the leader, then act on the election: %v", calls)
+	require.True(t, armOld > killVoter && startVoter > armOld, "the old leader armed before the voter is back: %v", calls)
+	require.True(t, killOld > startVoter && heal > killOld, "the network heals once the old leader is down: %v", calls)
+	assert.Empty(t, c.grudge)
+	assert.Equal(t, map[string]bool{"n1": true}, c.killed, "the crashed leader stays down until the heal")
+	assert.Empty(t, c.armed)
+	assert.Equal(t, []string{"n1", "n2"}, op.Fault.Targets)
+	assert.Equal(t, "n2", op.Fault.Params["new_leader"])
+	assert.Equal(t, "n3", op.Fault.Params["restarted"])
+	assert.NotEqual(t, "none", op.Fault.Params["crashed_after_commit_ms"])
+	assert.Equal(t, "n3", op.Fault.Params["last_leader"])
+	assert.Equal(t, "figure-8 leader n1,n2", n.Active())
+
+	n.stop(ctx, seq)
+	require.Equal(t, history.OK, lastCompletion(t, rec, history.FStop).Type)
+	assert.Empty(t, c.dirt())
+	requireHealedHistory(t, rec.History())
+}
+
+func TestFigure8WithoutCrashDisarmsTheOldLeader(t *testing.T) {
+	c := newMemCluster(3)
+	c.leader, c.successor, c.electAfter = "n1", "n2", 2
+	c.then, c.electEvery = []string{"n3"}, 2 // n1 never leads again
+	n, rec := newStepNemesis(t, c, KindFigure8)
+	n.newLeaderWait = 200 * time.Millisecond
+	ctx := context.Background()
+	n.start(ctx, Step{Fault: history.Fault{Kind: KindFigure8, Shape: ShapeLeader}, Fallback: "n3"})
+	op := lastCompletion(t, rec, history.FStart)
+	require.Equal(t, history.OK, op.Type, op.Error)
+	assert.Equal(t, "none", op.Fault.Params["crashed_after_commit_ms"])
+	assert.Empty(t, c.killed)
+	assert.Empty(t, c.armed)
+	assert.Empty(t, c.grudge)
+	require.NoError(t, n.HealAll(ctx))
 	assert.Empty(t, c.dirt())
 	requireHealedHistory(t, rec.History())
 }

@@ -95,7 +95,7 @@ func (p *planner) next() Step {
 		delayMillis := delaysMillis[p.rng.IntN(len(delaysMillis))]
 		step.Fault.Params["delay_ms"] = strconv.FormatInt(delayMillis, 10)
 		step.Fault.Params["jitter_ms"] = strconv.FormatInt(delayMillis/5, 10)
-	case KindStaleLeader, KindVoterCrash:
+	case KindStaleLeader, KindVoterCrash, KindFigure8:
 		step.Fault.Shape = ShapeLeader // resolved at start time
 	case KindSkewedLeader:
 		step.Fault.Shape = ShapeLeader
@@ -227,7 +227,7 @@ func validate(nodes []string, opts Options) error {
 		if kind == KindStaleLeader && len(nodes) < 3 {
 			return fmt.Errorf("nemesis: %s needs at least 3 nodes (old leader, new leader and a node both reach), the cluster has %d", kind, len(nodes))
 		}
-		if kind == KindVoterCrash && len(nodes) < 3 {
+		if (kind == KindVoterCrash || kind == KindFigure8) && len(nodes) < 3 {
 			return fmt.Errorf("nemesis: %s needs at least 3 nodes (old leader, winner and voter), the cluster has %d", kind, len(nodes))
 		}
 		if isNetworkKind(kind) && len(nodes) < 2 {

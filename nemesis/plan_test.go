@@ -27,7 +27,7 @@ func TestParseFaults(t *testing.T) {
 		{in: "all,delay", want: []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay}},
 		{in: "delay", want: []string{KindDelay}},
 		{in: "Partition,KILL", want: []string{KindPartition, KindKill}},
-		{in: "partiton", wantErr: `unknown fault "partiton"; valid: partition, kill, pause, clock, loss, delay, stale-leader, skewed-leader, voter-crash, all, none`},
+		{in: "partiton", wantErr: `unknown fault "partiton"; valid: partition, kill, pause, clock, loss, delay, stale-leader, skewed-leader, voter-crash, figure-8, all, none`},
 		{in: "kill,", wantErr: `unknown fault ""`},
 		{in: "none,kill", wantErr: "none cannot be combined"},
 	}

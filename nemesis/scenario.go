@@ -199,37 +199,18 @@ func (n *Nemesis) healSkewedLeader(ctx context.Context, fault *history.Fault) er
 func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) error {
 	old := fault.Targets[0]
 	others := without(n.nodes, old)
-	before, err := n.cluster.Status(ctx, old)
+	before, err := n.armVoters(ctx, old, others)
 	if err != nil {
-		return fmt.Errorf("status of the leader %s: %w", old, err)
-	}
-	for _, node := range others {
-		n.armed[node] = true // even on error: the call may have landed
-		if err := n.crasher.SetCrashPoint(ctx, node, client.CrashAfterVote, true); err != nil {
-			return fmt.Errorf("arm the after-vote crash point on %s: %w", node, err)
-		}
+		return err
 	}
 	n.killed[old] = true
 	if err := n.cluster.Kill(ctx, old); err != nil {
 		return fmt.Errorf("kill the leader %s: %w", old, err)
 	}
-	began := time.Now()
-	elected, err := n.awaitNewLeader(ctx, others, before.Generation, n.newLeaderWait)
-	if err != nil {
-		// Some may have voted and exited: restart them all, disarmed.
-		fault.Params["new_leader"] = "none"
-		fault.Params["new_leader_error"] = err.Error()
-		killErr := n.killArmed(ctx, others)
-		_, startErr := n.startKilled(ctx)
-		return errors.Join(killErr, startErr)
+	elected, electedAfter, err := n.awaitWinner(ctx, fault, others, before.Generation)
+	if elected == "" || err != nil {
+		return err
 	}
-	electedAfter := time.Since(began)
-	fault.Params["new_leader"] = elected
-	fault.Params["new_leader_ms"] = millis(electedAfter)
-	if err := n.crasher.SetCrashPoint(ctx, elected, client.CrashAfterVote, false); err != nil {
-		return fmt.Errorf("disarm the crash point on %s: %w", elected, err)
-	}
-	delete(n.armed, elected)
 	// Every node but the winner goes down: the voters have exited (or are
 	// about to, handling nothing more), and a node that did not vote
 	// restarts with the rest, so all of them start from what they made
@@ -265,6 +246,46 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 	return err
 }
 
+// armVoters reads the leader's status and arms the after-vote crash point on
+// the others, so the voters of the next election exit right after voting.
+func (n *Nemesis) armVoters(ctx context.Context, leader string, others []string) (client.Status, error) {
+	before, err := n.cluster.Status(ctx, leader)
+	if err != nil {
+		return before, fmt.Errorf("status of the leader %s: %w", leader, err)
+	}
+	for _, node := range others {
+		n.armed[node] = true // even on error: the call may have landed
+		if err := n.crasher.SetCrashPoint(ctx, node, client.CrashPointCommand{Point: client.CrashAfterVote, Armed: true}); err != nil {
+			return before, fmt.Errorf("arm the after-vote crash point on %s: %w", node, err)
+		}
+	}
+	return before, nil
+}
+
+// awaitWinner waits for the armed others to elect a leader above the given
+// generation, records it (and how long the election took) in the fault and
+// disarms it. Without an election it returns "" after restarting them all,
+// disarmed: some may have voted and exited.
+func (n *Nemesis) awaitWinner(ctx context.Context, fault *history.Fault, others []string, above uint64) (string, time.Duration, error) {
+	began := time.Now()
+	elected, err := n.awaitNewLeader(ctx, others, above, n.newLeaderWait)
+	if err != nil {
+		fault.Params["new_leader"] = "none"
+		fault.Params["new_leader_error"] = err.Error()
+		killErr := n.killArmed(ctx, others)
+		_, startErr := n.startKilled(ctx)
+		return "", 0, errors.Join(killErr, startErr)
+	}
+	took := time.Since(began)
+	fault.Params["new_leader"] = elected
+	fault.Params["new_leader_ms"] = millis(took)
+	if err := n.crasher.SetCrashPoint(ctx, elected, client.CrashPointCommand{Point: client.CrashAfterVote, Armed: false}); err != nil {
+		return elected, took, fmt.Errorf("disarm the crash point on %s: %w", elected, err)
+	}
+	delete(n.armed, elected)
+	return elected, took, nil
+}
+
 // killArmed makes sure nodes are down (a node that reached its crash point
 // already is) and notes them killed and disarmed: a restarted node starts
 // with no crash point armed.
@@ -281,8 +302,9 @@ func (n *Nemesis) killArmed(ctx context.Context, nodes []string) error {
 	return errors.Join(errs...)
 }
 
-// healVoterCrash reconnects the winner and starts whatever is still down.
-func (n *Nemesis) healVoterCrash(ctx context.Context, fault *history.Fault) error {
+// healCrashFault (voter-crash, figure-8) heals the network, starts whatever
+// is still down and disarms the crash points left armed.
+func (n *Nemesis) healCrashFault(ctx context.Context, fault *history.Fault) error {
 	err := n.healNetwork(ctx)
 	recovery, startErr := n.startKilled(ctx)
 	for node, d := range recovery {
@@ -291,8 +313,9 @@ func (n *Nemesis) healVoterCrash(ctx context.Context, fault *history.Fault) erro
 	return errors.Join(err, startErr, n.disarmAll(ctx))
 }
 
-// disarmAll disarms every crash point the nemesis armed. A node that is not
-// running has none armed (its next process starts clean), so it is skipped.
+// disarmAll disarms every crash point on the nodes the nemesis armed one
+// on. A node that is not running has none armed (its next process starts
+// clean), so it is skipped.
 func (n *Nemesis) disarmAll(ctx context.Context) error {
 	var errs []error
 	for _, node := range n.nodes {
@@ -303,11 +326,150 @@ func (n *Nemesis) disarmAll(ctx context.Context) error {
 			delete(n.armed, node)
 			continue
 		}
-		if err := n.crasher.SetCrashPoint(ctx, node, client.CrashAfterVote, false); err != nil {
-			errs = append(errs, fmt.Errorf("disarm the crash point on %s: %w", node, err))
+		var nodeErrs []error
+		for _, point := range client.CrashPoints {
+			if err := n.crasher.SetCrashPoint(ctx, node, client.CrashPointCommand{Point: point, Armed: false}); err != nil {
+				nodeErrs = append(nodeErrs, fmt.Errorf("disarm the %s crash point on %s: %w", point, node, err))
+			}
+		}
+		if len(nodeErrs) > 0 {
+			errs = append(errs, nodeErrs...)
 			continue
 		}
 		delete(n.armed, node)
 	}
 	return errors.Join(errs...)
+}
+
+// applyFigure8 plays the schedule of the Raft paper's figure 8 on the
+// cluster. Generations below are relative to the leader's, g.
+//
+//  1. The leader L is cut off from every other node, with the after-vote
+//     crash point armed on the others. Its clients' writes go on entering
+//     its log (generation g, on L only) and wait there for a commit.
+//  2. The others elect a winner W in g+1; its voters exit right after
+//     voting, so W's no-op and the writes it takes stay on W alone.
+//  3. W is cut off instead and the voters restart next to L, with the
+//     after-commit crash point armed on L. L leads again (g+2 or later),
+//     sends the voters what they lack and, at its first commit, answers the
+//     writes it committed and exits before telling anyone.
+//  4. The network heals with L down: W and the voters elect.
+//
+// A correct L commits nothing before its own no-op reaches a majority, so
+// the voters then hold a later generation than W and W cannot win. A leader
+// that commits an earlier generation's entry by counting replicas does so
+// when the first voter acknowledges it (with one-entry appends, before its
+// no-op gets there): it told a client, and the voter, whose last entry is
+// of generation g, then votes for W, which overwrites it.
+//
+// L stays down until the fault heals: restarted with its no-op in g+2 it
+// could win before W and commit what it had, hiding the overwrite.
+func (n *Nemesis) applyFigure8(ctx context.Context, fault *history.Fault) error {
+	old := fault.Targets[0]
+	others := without(n.nodes, old)
+	before, err := n.armVoters(ctx, old, others)
+	if err != nil {
+		return err
+	}
+	cutOld := Isolate(n.nodes, old)
+	if err := n.cluster.SetGrudge(ctx, cutOld); err != nil {
+		return fmt.Errorf("cut %s off: %w", old, err)
+	}
+	fault.Grudge = cutOld
+	elected, _, err := n.awaitWinner(ctx, fault, others, before.Generation)
+	if elected == "" || err != nil {
+		return err
+	}
+	fault.Targets = []string{old, elected}
+	won, err := n.cluster.Status(ctx, elected)
+	if err != nil {
+		return fmt.Errorf("status of the new leader %s: %w", elected, err)
+	}
+	down := without(others, elected)
+	if err := n.killArmed(ctx, down); err != nil {
+		return err
+	}
+	fault.Params["restarted"] = strings.Join(down, ",")
+
+	cutWinner := Isolate(n.nodes, elected)
+	if err := n.cluster.SetGrudge(ctx, cutWinner); err != nil {
+		return fmt.Errorf("cut %s off: %w", elected, err)
+	}
+	fault.Grudge = cutWinner
+	// L crashes at the commit of its last entry of generation g, or of its
+	// no-op if it has none past the winner's no-op. Those entries are where
+	// the two logs differ, and the voter receives them one at a time: a
+	// leader that commits them by counting replicas answers their clients
+	// one by one, the last just before it exits, and its no-op never
+	// leaves it. A correct L commits nothing before its no-op, which lies
+	// past all of them.
+	cut, err := n.cluster.Status(ctx, old)
+	if err != nil {
+		return fmt.Errorf("status of the cut-off leader %s: %w", old, err)
+	}
+	above := max(won.GenerationStartIndex, cut.LastLogIndex)
+	fault.Params["crash_commit_index"] = strconv.FormatUint(above, 10)
+	n.armed[old] = true
+	arm := client.CrashPointCommand{Point: client.CrashAfterCommit, Armed: true, AboveIndex: above - min(above, 1)}
+	if err := n.crasher.SetCrashPoint(ctx, old, arm); err != nil {
+		return fmt.Errorf("arm the after-commit crash point on %s: %w", old, err)
+	}
+	took, err := n.startSome(ctx, func(node string) bool { return node != old })
+	for node, d := range took {
+		fault.Params["restart_ms."+node] = millis(d)
+	}
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	if n.awaitExit(ctx, old, n.newLeaderWait) {
+		fault.Params["crashed_after_commit_ms"] = millis(time.Since(began))
+		if err := n.killArmed(ctx, []string{old}); err != nil {
+			return err
+		}
+	} else {
+		fault.Params["crashed_after_commit_ms"] = "none"
+		if err := n.crasher.SetCrashPoint(ctx, old, client.CrashPointCommand{Point: client.CrashAfterCommit, Armed: false}); err != nil {
+			return fmt.Errorf("disarm the crash point on %s: %w", old, err)
+		}
+		delete(n.armed, old)
+	}
+
+	if err := n.healNetwork(ctx); err != nil {
+		return err
+	}
+	fault.Grudge = map[string][]string{} // healed within the start; the old leader stays down
+	began = time.Now()
+	last, err := n.awaitNewLeader(ctx, without(n.nodes, old), won.Generation, n.newLeaderWait)
+	if err != nil {
+		fault.Params["last_leader"] = "none"
+		fault.Params["last_leader_error"] = err.Error()
+		return nil
+	}
+	fault.Params["last_leader"] = last
+	fault.Params["last_leader_ms"] = millis(time.Since(began))
+	return nil
+}
+
+// awaitExit waits until node stops answering (refused twice in a row): it
+// reached its armed crash point. It reports false if the node still
+// answers after wait. A status poll may never see it lead: from its
+// election to its first commit takes one round trip.
+func (n *Nemesis) awaitExit(ctx context.Context, node string, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	refused := 0
+	for {
+		if _, err := n.cluster.Status(ctx, node); err != nil && ctx.Err() == nil {
+			refused++
+		} else {
+			refused = 0
+		}
+		if refused >= 2 {
+			return true
+		}
+		if !sleep(ctx, newLeaderPoll) {
+			return false
+		}
+	}
 }

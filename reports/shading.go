@@ -22,6 +22,7 @@ var faultColors = map[string]color.NRGBA{
 	"stale-leader":  {R: 0x0b, G: 0x3c, B: 0x6b, A: 0xff},
 	"skewed-leader": {R: 0x8a, G: 0x5d, B: 0x00, A: 0xff},
 	"voter-crash":   {R: 0x8b, G: 0x1a, B: 0x1a, A: 0xff},
+	"figure-8":      {R: 0x4a, G: 0x0e, B: 0x4e, A: 0xff},
 }
 
 // faultShadeAlpha is the opacity of a fault window's fill.

@@ -106,7 +106,7 @@ func newTestCommand() *cobra.Command {
 		},
 	}
 	bindSpecFlags(cmd, &f)
-	cmd.Flags().StringVar(&f.nemesis, "nemesis", "none", "faults: comma list of partition,kill,pause,clock,loss,delay,stale-leader,skewed-leader,voter-crash, or all (the first five), or none")
+	cmd.Flags().StringVar(&f.nemesis, "nemesis", "none", "faults: comma list of "+strings.Join(nemesis.Kinds, ",")+", or all (the first five), or none")
 	cmd.Flags().StringVar(&name, "name", "", "test name (default workload-nemesis)")
 	return cmd
 }
