@@ -57,6 +57,9 @@ type memCluster struct {
 	// armed holds "node point" for each crash point armed; a killed node
 	// loses its own.
 	armed map[string]bool
+	// exitOnArm names a node that exits as soon as a crash point is armed
+	// on it (as a voter of an election already under way does).
+	exitOnArm string
 	// failNext makes the next calls of the named method fail, as many
 	// times as it says.
 	failNext map[string]int
@@ -309,6 +312,10 @@ func (c *memCluster) SetCrashPoint(ctx context.Context, node string, cmd client.
 	}
 	if !slices.Contains(client.CrashPoints, point) {
 		return fmt.Errorf("unknown crash point %q", point)
+	}
+	if armed && node == c.exitOnArm {
+		c.killed[node], c.exited[node] = true, true
+		return nil
 	}
 	if armed {
 		c.armed[node+" "+point] = true

@@ -424,8 +424,8 @@ func TestTargetedFaultFailedStepIsInfoAndHealed(t *testing.T) {
 	for _, tt := range []struct{ kind, method, wantErr string }{
 		{KindStaleLeader, "Pause", "pause n1"},
 		{KindVoterCrash, "SetCrashPoint", "arm the after-vote crash point"},
-		{KindFigure8, "SetCrashPoint", "arm the after-vote crash point"},
 		{KindFigure8, "SetGrudge", "cut n1 off"},
+		{KindFigure8, "SetCrashPoint", "arm the after-vote crash point"},
 	} {
 		t.Run(tt.kind+" "+tt.method, func(t *testing.T) {
 			c := newMemCluster(3)
@@ -541,7 +541,7 @@ func TestFigure8CutsLeaderThenWinnerAndKeepsCrashedLeaderDown(t *testing.T) {
 	disarmWinner, killVoter := at("SetCrashPoint n2 after-vote false"), at("Kill n3")
 	armOld, startVoter := at("SetCrashPoint n1 after-commit true"), at("Start n3")
 	killOld, heal := at("Kill n1"), at("HealNetwork ")
-	require.True(t, cutOld > arm && disarmWinner > cutOld && killVoter > cutOld, "arm, cut the leader, then act on the election: %v", calls)
+	require.True(t, arm > cutOld && disarmWinner > arm && killVoter > arm, "cut the leader, arm, then act on the election: %v", calls)
 	require.True(t, armOld > killVoter && startVoter > armOld, "the old leader armed before the voter is back: %v", calls)
 	require.True(t, killOld > startVoter && heal > killOld, "the network heals once the old leader is down: %v", calls)
 	assert.Empty(t, c.grudge)
@@ -577,6 +577,24 @@ func TestFigure8WithoutCrashDisarmsTheOldLeader(t *testing.T) {
 	require.NoError(t, n.HealAll(ctx))
 	assert.Empty(t, c.dirt())
 	requireHealedHistory(t, rec.History())
+}
+
+func TestCrashFaultHealRestartsAVoterThatExitedDuringAFailedStart(t *testing.T) {
+	// The step after arming fails: killing the leader, or cutting it off.
+	for kind, method := range map[string]string{KindVoterCrash: "Kill", KindFigure8: "SetGrudge"} {
+		t.Run(kind, func(t *testing.T) {
+			c := newMemCluster(3)
+			c.exitOnArm = "n2"
+			n, rec := newStepNemesis(t, c, kind)
+			c.failOnce(method)
+			ctx := context.Background()
+			n.start(ctx, Step{Fault: history.Fault{Kind: kind, Shape: ShapeLeader}, Fallback: "n3"})
+			require.Equal(t, history.Info, lastCompletion(t, rec, history.FStart).Type)
+			require.NoError(t, n.HealAll(ctx))
+			assert.Empty(t, c.dirt(), "n2 exited at its crash point while the start failed")
+			requireHealedHistory(t, rec.History())
+		})
+	}
 }
 
 func TestVoterCrashWithoutElectionRestartsEveryoneDisarmed(t *testing.T) {

@@ -305,12 +305,33 @@ func (n *Nemesis) killArmed(ctx context.Context, nodes []string) error {
 // healCrashFault (voter-crash, figure-8) heals the network, starts whatever
 // is still down and disarms the crash points left armed.
 func (n *Nemesis) healCrashFault(ctx context.Context, fault *history.Fault) error {
-	err := n.healNetwork(ctx)
+	reapErr := n.reapCrashed(ctx)
+	err := errors.Join(reapErr, n.healNetwork(ctx))
 	recovery, startErr := n.startKilled(ctx)
 	for node, d := range recovery {
 		fault.Params["recovery_ms."+node] = millis(d)
 	}
 	return errors.Join(err, startErr, n.disarmAll(ctx))
+}
+
+// reapCrashed marks killed (and makes sure are down) the armed nodes that no
+// longer answer: they reached a crash point the nemesis did not see them
+// reach, e.g. a voter of an election held while a failed start was under way.
+// The heal then starts them like any killed node.
+func (n *Nemesis) reapCrashed(ctx context.Context) error {
+	var errs []error
+	for _, node := range n.nodes {
+		if !n.armed[node] || n.killed[node] {
+			continue
+		}
+		if _, err := n.cluster.Status(ctx, node); err == nil {
+			continue
+		}
+		if err := n.killArmed(ctx, []string{node}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // disarmAll disarms every crash point on the nodes the nemesis armed one
@@ -344,8 +365,8 @@ func (n *Nemesis) disarmAll(ctx context.Context) error {
 // applyFigure8 plays the schedule of the Raft paper's figure 8 on the
 // cluster. Generations below are relative to the leader's, g.
 //
-//  1. The leader L is cut off from every other node, with the after-vote
-//     crash point armed on the others. Its clients' writes go on entering
+//  1. The leader L is cut off from every other node, then the after-vote
+//     crash point is armed on the others. Its clients' writes go on entering
 //     its log (generation g, on L only) and wait there for a commit.
 //  2. The others elect a winner W in g+1; its voters exit right after
 //     voting, so W's no-op and the writes it takes stay on W alone.
@@ -367,15 +388,18 @@ func (n *Nemesis) disarmAll(ctx context.Context) error {
 func (n *Nemesis) applyFigure8(ctx context.Context, fault *history.Fault) error {
 	old := fault.Targets[0]
 	others := without(n.nodes, old)
-	before, err := n.armVoters(ctx, old, others)
-	if err != nil {
-		return err
-	}
+	// Cut first, then arm: the others elect no sooner than an election
+	// timeout after the cut, and a voter that exited before its part of
+	// the cut was installed would fail it.
 	cutOld := Isolate(n.nodes, old)
 	if err := n.cluster.SetGrudge(ctx, cutOld); err != nil {
 		return fmt.Errorf("cut %s off: %w", old, err)
 	}
 	fault.Grudge = cutOld
+	before, err := n.armVoters(ctx, old, others)
+	if err != nil {
+		return err
+	}
 	elected, _, err := n.awaitWinner(ctx, fault, others, before.Generation)
 	if elected == "" || err != nil {
 		return err
