@@ -211,21 +211,9 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 	if elected == "" || err != nil {
 		return err
 	}
-	// Every node but the winner goes down: the voters have exited (or are
-	// about to, handling nothing more), and a node that did not vote
-	// restarts with the rest, so all of them start from what they made
-	// durable, without the winner.
-	down := without(others, elected)
-	if err := n.killArmed(ctx, down); err != nil {
+	if err := n.cutOffWinner(ctx, fault, old, elected, others); err != nil {
 		return err
 	}
-	fault.Params["restarted"] = strings.Join(down, ",")
-	grudge := Isolate(n.nodes, elected)
-	if err := n.cluster.SetGrudge(ctx, grudge); err != nil {
-		return fmt.Errorf("cut %s off: %w", elected, err)
-	}
-	fault.Grudge = grudge
-	fault.Targets = []string{old, elected}
 	// The voters first, the old leader one election later (as long as the
 	// one just measured). Started together, a voter still in its
 	// post-restart lease would refuse the old leader's first pre-vote and
@@ -284,6 +272,26 @@ func (n *Nemesis) awaitWinner(ctx context.Context, fault *history.Fault, others 
 	}
 	delete(n.armed, elected)
 	return elected, took, nil
+}
+
+// cutOffWinner takes every node but the winner down and cuts the winner off
+// from them: the voters have exited (or are about to, handling nothing
+// more), and a node that did not vote restarts with the rest, so all of them
+// start from what they made durable, without the winner. The fault records
+// the old leader and the winner as its targets.
+func (n *Nemesis) cutOffWinner(ctx context.Context, fault *history.Fault, old, elected string, others []string) error {
+	fault.Targets = []string{old, elected}
+	down := without(others, elected)
+	if err := n.killArmed(ctx, down); err != nil {
+		return err
+	}
+	fault.Params["restarted"] = strings.Join(down, ",")
+	grudge := Isolate(n.nodes, elected)
+	if err := n.cluster.SetGrudge(ctx, grudge); err != nil {
+		return fmt.Errorf("cut %s off: %w", elected, err)
+	}
+	fault.Grudge = grudge
+	return nil
 }
 
 // killArmed makes sure nodes are down (a node that reached its crash point
@@ -404,22 +412,13 @@ func (n *Nemesis) applyFigure8(ctx context.Context, fault *history.Fault) error 
 	if elected == "" || err != nil {
 		return err
 	}
-	fault.Targets = []string{old, elected}
 	won, err := n.cluster.Status(ctx, elected)
 	if err != nil {
 		return fmt.Errorf("status of the new leader %s: %w", elected, err)
 	}
-	down := without(others, elected)
-	if err := n.killArmed(ctx, down); err != nil {
+	if err := n.cutOffWinner(ctx, fault, old, elected, others); err != nil {
 		return err
 	}
-	fault.Params["restarted"] = strings.Join(down, ",")
-
-	cutWinner := Isolate(n.nodes, elected)
-	if err := n.cluster.SetGrudge(ctx, cutWinner); err != nil {
-		return fmt.Errorf("cut %s off: %w", elected, err)
-	}
-	fault.Grudge = cutWinner
 	// L crashes at the commit of its last entry of generation g, or of its
 	// no-op if it has none past the winner's no-op. Those entries are where
 	// the two logs differ, and the voter receives them one at a time: a

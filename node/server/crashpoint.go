@@ -97,8 +97,8 @@ func (s *Server) sendOrCrash(msgs []raft.Message) {
 }
 
 // maybeCrashAtCommit is the after-commit crash point: if rd advances this
-// leader's commit index (past the armed AboveIndex), it applies the committed entries, waits until the
-// writes they commit have been answered (each answer flushed to its
+// leader's commit index (past the armed AboveIndex), it applies the
+// committed entries, waits until the writes they commit have been answered (each answer flushed to its
 // connection), and exits. Nothing of rd is sent or made durable: the
 // process dies after deciding the commit and telling its clients, before
 // its appends (carrying the new commit index, and whatever of its log the
@@ -108,8 +108,11 @@ func (s *Server) sendOrCrash(msgs []raft.Message) {
 // told, no follower knows.
 func (s *Server) maybeCrashAtCommit(rd raft.Ready) {
 	n := len(rd.CommittedEntries)
-	if n == 0 || rd.CommittedEntries[n-1].Index <= s.crashCommitAbove.Load() || rd.Snapshot != nil ||
-		s.raft.Status().Role != raft.Leader {
+	if n == 0 || rd.CommittedEntries[n-1].Index <= s.crashCommitAbove.Load() || rd.Snapshot != nil {
+		return
+	}
+	st := s.raft.Status()
+	if st.Role != raft.Leader {
 		return
 	}
 	// The writes whose client still waits: a handler that gave up before
@@ -139,9 +142,9 @@ wait:
 		}
 	}
 	time.Sleep(crashReplyLinger)
-	first, last := rd.CommittedEntries[0], rd.CommittedEntries[len(rd.CommittedEntries)-1]
+	first, last := rd.CommittedEntries[0], rd.CommittedEntries[n-1]
 	s.log.Error("crash point reached: exiting", "point", client.CrashAfterCommit,
 		"committed_from", first.Index, "committed_to", last.Index, "first_generation", first.Term,
-		"generation", s.raft.Status().Term, "writes_answered", replied, "exit_code", CrashPointExitCode)
+		"generation", st.Term, "writes_answered", replied, "exit_code", CrashPointExitCode)
 	os.Exit(CrashPointExitCode)
 }
