@@ -381,7 +381,9 @@ func (n *Nemesis) disarmAll(ctx context.Context) error {
 //  3. W is cut off instead and the voters restart next to L, with the
 //     after-commit crash point armed on L. L leads again (g+2 or later),
 //     sends the voters what they lack and, at its first commit, answers the
-//     writes it committed and exits before telling anyone.
+//     writes it committed and exits before telling anyone. L needs those
+//     writes of step 1: without them its log equals the voters', a voter
+//     may lead first, and the fault records crashed_after_commit_ms none.
 //  4. The network heals with L down: W and the voters elect.
 //
 // A correct L commits nothing before its own no-op reaches a majority, so
