@@ -63,7 +63,7 @@ var Bugs = []Bug{
 	{
 		Name: "lease-wallclock", Workload: "register", Nemesis: "skewed-leader", NemesisInterval: time.Second, Nodes: 3,
 		NodeFlags: []string{"--read-mode=lease", "--election-timeout=2s"}, RequestTimeout: 500 * time.Millisecond,
-		Why: "the leader is cut off and its wall clock jumped back: a lease measured on that clock outlives the check-quorum round that deposes it, so it serves reads after the others elected a new leader and took writes; that window opens only when the others elect before the old leader's check-quorum round, in about one fault in four, so faults follow each other closely, about 13 a minute (a 500 ms request timeout: its clients' writes give up and they go on reading)",
+		Why: "the leader is cut off and its wall clock jumped back: a lease measured on that clock outlives the check-quorum round that deposes it, so it goes on serving reads from its local state after the others elected a new leader and took writes, until the heal brings it their generation (a 500 ms request timeout: its clients' writes give up and they go on reading)",
 	},
 	{
 		Name: "commit-old-generation", Workload: "set", Nemesis: "figure-8", NemesisInterval: 3 * time.Second, Nodes: 3, OpsPerKey: 100,

@@ -137,9 +137,9 @@ func (n *Nemesis) awaitNewLeader(ctx context.Context, candidates []string, above
 // clock back by Params["delta_ms"] and waits for the others to elect a new
 // leader. The jump comes after the cut, so no acknowledgement after it can
 // restart a lease measured on the wall clock: such a lease now ends delta
-// later than it should, and only the old leader's check-quorum round (up to
-// two election timeouts after the cut) stops it serving, while the others
-// elect after one to two. A lease on the monotonic clock is unaffected.
+// later than it should, past the old leader's check-quorum round (one to
+// two election timeouts after the cut) and the others' election (after one
+// to two). A lease on the monotonic clock is unaffected.
 func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) error {
 	leader := fault.Targets[0]
 	before, err := n.cluster.Status(ctx, leader)

@@ -70,8 +70,9 @@ const (
 	// vote twice in one generation.
 	UnsafeForgetVote = "forget-vote"
 	// UnsafeLeaseWallclock: lease reads trust the skewable wall clock with no
-	// drift margin instead of counting ticks. It turns lease reads on
-	// whatever --read-mode says.
+	// drift margin instead of counting ticks, and a node keeps its lease
+	// after its check-quorum round deposes it (on a true clock the lease has
+	// ended by then). It turns lease reads on whatever --read-mode says.
 	UnsafeLeaseWallclock = "lease-wallclock"
 	// UnsafeSkipFsync: the WAL acknowledges without fsync and loses what was
 	// not synced when the process is killed.

@@ -143,7 +143,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) int {
 		// lease-wallclock implies lease reads, whatever the read mode.
 		path = readLeasePath
 	}
-	if path != readLocalPath && !view.isLeader {
+	if path != readLocalPath && !view.isLeader && !s.clock.Now().Before(view.wallLeaseUntil) {
 		return s.forward(w, r, nil, view)
 	}
 	req := &readRequest{key: r.PathValue("key"), path: path, done: make(chan writeResult, 1)}

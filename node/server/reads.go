@@ -109,13 +109,26 @@ func (s *Server) serveRead(r *readRequest) {
 // leaseValid reports whether this node may serve a lease read now.
 func (s *Server) leaseValid() bool {
 	if s.cfg.Unsafe.On(UnsafeLeaseWallclock) {
-		// UNSAFE(lease-wallclock): trust the skewable wall clock, no drift
-		// margin: serve while Now() < last quorum ack + election timeout. A
-		// clock that jumps back keeps a deposed leader serving.
-		return s.raft.Status().Role == raft.Leader && !s.lastQuorumAckWall.IsZero() &&
-			s.clock.Now().Before(s.lastQuorumAckWall.Add(s.cfg.ElectionTimeout))
+		// UNSAFE(lease-wallclock): the lease is judged on the skewable
+		// wall clock alone, with no drift margin: serve while Now() < last
+		// quorum ack + election timeout, in the generation of that ack.
+		// The role is not asked: on a true clock such a lease ends before
+		// the check-quorum round that deposes a cut-off leader, so a node
+		// keeps it until it hears a later generation. A clock that jumps
+		// back keeps a deposed leader serving.
+		until := s.wallLeaseUntil()
+		return !until.IsZero() && s.clock.Now().Before(until)
 	}
 	return s.raft.LeaseValid(s.cfg.leaseMarginTicks())
+}
+
+// wallLeaseUntil is when the lease of the lease-wallclock unsafe mode ends
+// on the node's skewable clock; zero if it holds none in its generation.
+func (s *Server) wallLeaseUntil() time.Time {
+	if s.lastQuorumAckWall.IsZero() || s.raft.Status().Term != s.lastQuorumAckTerm {
+		return time.Time{}
+	}
+	return s.lastQuorumAckWall.Add(s.cfg.ElectionTimeout)
 }
 
 // noteQuorumAck records the wall-clock reading when the core's last quorum

@@ -86,6 +86,9 @@ type Server struct {
 type statusView struct {
 	status   client.Status
 	isLeader bool
+	// wallLeaseUntil: the end of the lease-wallclock unsafe mode's lease
+	// (zero without one); a node holding it serves reads itself.
+	wallLeaseUntil time.Time
 }
 
 // New opens the data directory (recovering the WAL), builds the core and the
@@ -318,7 +321,8 @@ func (s *Server) publish() {
 func (s *Server) statusLocked(withDigest bool) statusView {
 	st := s.raft.Status()
 	v := statusView{
-		isLeader: st.Role == raft.Leader,
+		isLeader:       st.Role == raft.Leader,
+		wallLeaseUntil: s.wallLeaseUntil(),
 		status: client.Status{
 			ID:                   s.cfg.ID,
 			Role:                 st.Role.String(),

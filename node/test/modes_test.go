@@ -147,3 +147,53 @@ func TestLeaseSurvivesPause(t *testing.T) {
 		assert.Equal(t, "new", res.Value, "the resumed old leader served a stale read from an expired lease")
 	}
 }
+
+// TestLeaseAfterCheckQuorum: a leader cut off from its followers, whose
+// wall clock then jumps back, is deposed by its check-quorum round. A
+// correct node stops serving lease reads (its lease is counted in ticks
+// and ends before that round); with lease-wallclock it keeps serving from
+// its local state, because its lease, judged on the jumped clock, has not
+// ended.
+func TestLeaseAfterCheckQuorum(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		serves bool
+	}{
+		{"correct", []string{"--read-mode=lease"}, false},
+		{"unsafe lease-wallclock", []string{"--unsafe=lease-wallclock"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, 3, append([]string{"--enable-fault-hooks"}, tc.flags...)...)
+			leader := waitLeader(t, c)
+			ctx := context.Background()
+			require.Equal(t, client.OK, newClient(c, leader).Put(ctx, "k", "v").Outcome)
+			waitApplied(t, c, leader)
+			time.Sleep(200 * time.Millisecond) // a heartbeat round: the lease is valid
+			for _, id := range followers(c, leader) {
+				require.NoError(t, c.Kill(id))
+			}
+			// After the last acknowledgement, so no later one restarts
+			// the lease on the jumped clock.
+			_, err := newClient(c, leader).Clock(ctx, client.ClockCommand{Action: client.ClockBump, OffsetMillis: -30_000})
+			require.NoError(t, err)
+			eventually(t, 10*time.Second, func() error {
+				st, err := c.Status(ctx, leader)
+				if err != nil {
+					return err
+				}
+				if st.Role == "leader" {
+					return fmt.Errorf("%s still leads without a quorum", leader)
+				}
+				return nil
+			})
+			res := c.Client(leader, client.Options{Timeout: 2 * time.Second}).Get(ctx, "k")
+			if tc.serves {
+				require.Equal(t, client.OK, res.Outcome, "%v", res.Err)
+				assert.Equal(t, "v", res.Value)
+			} else {
+				assert.NotEqual(t, client.OK, res.Outcome, "a deposed leader served a lease read: %+v", res)
+			}
+		})
+	}
+}
