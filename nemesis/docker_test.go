@@ -293,23 +293,18 @@ func TestDockerTargetedFaults(t *testing.T) {
 		// alone, so its log is longer than the restarted voter's and the
 		// voter cannot win instead of it. Without them the two logs are
 		// equal and whichever times out first leads.
-		stopWriting := make(chan struct{})
+		writeCtx, stopWriting := context.WithCancel(ctx)
 		var writer sync.WaitGroup
 		writer.Go(func() {
 			w := client.New(c.Endpoint(old), client.Options{Timeout: 300 * time.Millisecond})
-			for i := 0; ; i++ {
-				select {
-				case <-stopWriting:
-					return
-				default:
-				}
-				if r := w.Put(ctx, "figure-8-"+strconv.Itoa(i), "v"); r.Outcome == client.Fail {
-					time.Sleep(50 * time.Millisecond)
+			for i := 0; writeCtx.Err() == nil; i++ {
+				if r := w.Put(writeCtx, "figure-8-"+strconv.Itoa(i), "v"); r.Outcome == client.Fail {
+					sleep(writeCtx, 50*time.Millisecond)
 				}
 			}
 		})
 		seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindFigure8, Shape: ShapeLeader}, Fallback: "n1"})
-		close(stopWriting)
+		stopWriting()
 		writer.Wait()
 		op := lastCompletion(t, rec, history.FStart)
 		require.Equal(t, history.OK, op.Type, op.Error)
