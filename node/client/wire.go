@@ -32,6 +32,10 @@ type Status struct {
 	ClockRate            float64  `json:"clock_rate"`
 	// CrashPoints lists the armed fault-hook crash points.
 	CrashPoints []string `json:"crash_points,omitempty"`
+	// Recovering: the node restarted from storage that may have lost what
+	// it acknowledged (an empty or repaired data dir) and has not yet
+	// caught up from a leader; until then it does not vote.
+	Recovering bool `json:"recovering,omitempty"`
 }
 
 // Clock actions of ClockCommand.

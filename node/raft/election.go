@@ -16,6 +16,13 @@ package raft
 
 // preCampaign starts a pre-vote round.
 func (r *Raft) preCampaign() {
+	if r.recovering && r.log.lastIndex() > 0 {
+		// Our log may lack entries we acknowledged before the storage
+		// lost them: a vote for ourselves could elect a log without them.
+		// Wait for a leader to catch us up.
+		r.resetTimers()
+		return
+	}
 	r.role = PreCandidate
 	r.leader = ""
 	r.votes = map[string]bool{r.id: true}
@@ -70,6 +77,12 @@ func (r *Raft) handleVoteRequest(m Message) {
 		canVote = (m.Term > r.term || m.Term == r.term && r.vote == "" && r.leader == "") && !r.inLease()
 	} else {
 		canVote = r.vote == m.From || (r.vote == "" && r.leader == "")
+	}
+	if r.recovering && m.Index > 0 {
+		// We may have lost entries we acknowledged, or a vote of this
+		// generation: our log proves nothing about the candidate's. Only
+		// an empty candidate (a new cluster's first election) gets a vote.
+		canVote = false
 	}
 	if !canVote || !r.log.isUpToDate(m.Index, m.LogTerm) {
 		r.send(Message{Type: respType, To: m.From, Reject: true})

@@ -53,7 +53,9 @@ func (r *Raft) handleHeartbeat(m Message) {
 	if m.Commit > r.log.committed {
 		r.log.commitTo(min(m.Commit, r.log.lastIndex()))
 	}
-	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
+	// Index tells the leader how far our log reaches: below the match it
+	// recorded for us, we lost entries and it must probe again.
+	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Index: r.log.lastIndex()})
 }
 
 // handleSnapshot installs a snapshot newer than our commit index. The

@@ -15,6 +15,8 @@ func (r *Raft) becomeLeader() {
 	r.role = Leader
 	r.leader = r.id
 	r.votes = nil
+	// A quorum granted our log: from now on it is the cluster's.
+	r.recovering = false
 	r.resetTimers()
 	r.progress = make(map[string]*progress, len(r.peers)-1)
 	for _, p := range r.peers {
@@ -159,6 +161,13 @@ func (r *Raft) handleLeaderResponse(m Message) {
 	pr := r.progress[m.From]
 	pr.recentActive = true
 	if m.Type == MsgHeartbeatResp {
+		if m.Index < pr.match {
+			// The follower holds less than it acknowledged: its storage
+			// lost entries (a wiped data dir, a tail repaired away).
+			// No MsgApp may be due (it matched our whole log), so find
+			// where it matches again from what it holds now.
+			r.followerLostEntries(pr, m.Index)
+		}
 		if m.Context > pr.ackedRound {
 			pr.ackedRound = m.Context
 			r.reads.maybeConfirm(r)
@@ -217,9 +226,17 @@ func (r *Raft) handleLeaderResponse(m Message) {
 // the follower reported (RejectHint, LogTerm), the last index at or below the
 // probe whose term is at most the probe's term. Every index of ours whose term
 // is above LogTerm cannot match either, so skip them all in one step.
+//
+// A hint below the match index means the follower no longer holds entries it
+// acknowledged (the hint never falls below an index whose entry matches
+// ours): the match index is forgotten and the search starts from the hint,
+// whatever the rejected index was.
 func (r *Raft) handleAppendRejected(m Message, pr *progress) {
-	if pr.state == stateReplicate && m.Index <= pr.match ||
-		pr.state != stateReplicate && m.Index != pr.next-1 {
+	switch {
+	case m.RejectHint < pr.match:
+		r.followerLostEntries(pr, m.RejectHint)
+	case pr.state == stateReplicate && m.Index <= pr.match,
+		pr.state != stateReplicate && m.Index != pr.next-1:
 		return // stale rejection
 	}
 	next := min(m.Index, m.RejectHint)
@@ -233,6 +250,16 @@ func (r *Raft) handleAppendRejected(m Message, pr *progress) {
 	pr.becomeProbe()
 	pr.next = max(next+1, pr.match+1)
 	r.sendAppend(m.From, false)
+}
+
+// followerLostEntries forgets what a follower acknowledged once it shows a
+// log that ends at last, below its match index: the commit quorum no longer
+// counts it for entries it does not hold, and probing starts after last.
+// The commit index never moves back; only new commits need new acks.
+func (r *Raft) followerLostEntries(pr *progress, last uint64) {
+	pr.match = 0
+	pr.becomeProbe()
+	pr.next = min(last, r.log.lastIndex()) + 1
 }
 
 // maybeCommit advances the high-water mark to the highest index replicated

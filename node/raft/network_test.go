@@ -20,6 +20,9 @@ type memStorage struct {
 	hardState HardState
 	snapshot  *Snapshot
 	entries   []Entry // after snapshot
+	// recovering marks storage that may have lost acknowledged state (a
+	// wiped data dir): the node restarts with Restore.Recovering.
+	recovering bool
 }
 
 func (s *memStorage) append(ents []Entry) {
@@ -39,7 +42,7 @@ func (s *memStorage) append(ents []Entry) {
 }
 
 func (s *memStorage) restore() Restore {
-	return Restore{HardState: s.hardState, Snapshot: s.snapshot, Entries: slices.Clone(s.entries)}
+	return Restore{HardState: s.hardState, Snapshot: s.snapshot, Entries: slices.Clone(s.entries), Recovering: s.recovering}
 }
 
 type network struct {

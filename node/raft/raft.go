@@ -49,6 +49,10 @@ type Raft struct {
 	prevHardState HardState
 	// pendingSnapshot was received from the leader and not yet Advanced.
 	pendingSnapshot *Snapshot
+
+	// recovering: the storage may have lost acknowledged entries or a vote
+	// (Restore.Recovering); cleared by caughtUp.
+	recovering bool
 }
 
 // New returns the core for cfg, restarted from the durable state in
@@ -72,6 +76,11 @@ func New(cfg Config, restored Restore) (*Raft, error) {
 	if log.lastTerm() > hs.Term {
 		return nil, fmt.Errorf("restore: last entry term %d above the persisted term %d", log.lastTerm(), hs.Term)
 	}
+	if hs.Commit > log.lastIndex() && restored.Recovering {
+		// The tail that held committed entries was cut off: the commit
+		// index is relearned from the leader.
+		hs.Commit = log.lastIndex()
+	}
 	if hs.Commit > log.lastIndex() {
 		return nil, fmt.Errorf("restore: commit index %d beyond last log index %d: the log is missing committed entries", hs.Commit, log.lastIndex())
 	}
@@ -89,6 +98,7 @@ func New(cfg Config, restored Restore) (*Raft, error) {
 		vote:          hs.Vote,
 		log:           log,
 		prevHardState: hs,
+		recovering:    restored.Recovering,
 	}
 	r.prevHardState.Commit = log.committed
 	r.becomeFollower(r.term, "")
@@ -306,7 +316,7 @@ func (r *Raft) Status() Status {
 		ID: r.id, Role: r.role, Term: r.term, Vote: r.vote, Leader: r.leader,
 		Commit: r.log.committed, Applied: r.log.applied,
 		SnapshotIndex: r.log.snapshotIndex, FirstIndex: r.log.firstIndex(), LastIndex: r.log.lastIndex(),
-		Elapsed: r.ticks,
+		Elapsed: r.ticks, Recovering: r.recovering,
 	}
 	if r.role == Leader {
 		s.LastQuorumAckTick = r.reads.quorumAckTick

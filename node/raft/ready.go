@@ -85,6 +85,20 @@ func (r *Raft) Advance(rd Ready) {
 	if r.role == Leader {
 		r.maybeCommit()
 	}
+	r.maybeEndRecovery()
+}
+
+// maybeEndRecovery ends recovery once we durably hold a committed entry of
+// the current leader's term: the leader's log up to there, which holds every
+// entry committed in earlier terms (leader completeness). From then on our
+// log is as good as any replica's for votes and quorums.
+func (r *Raft) maybeEndRecovery() {
+	if !r.recovering || r.role != Follower || r.leader == "" || r.log.stabled < r.log.committed {
+		return
+	}
+	if t, ok := r.log.term(r.log.committed); ok && t == r.term {
+		r.recovering = false
+	}
 }
 
 // Compact records that the state machine was snapshotted at snap.Index (an

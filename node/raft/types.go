@@ -94,7 +94,8 @@ func (t MessageType) String() string {
 //   - MsgVote/MsgPreVote: Index/LogTerm are the candidate's last entry. A
 //     pre-vote carries the term the candidate would campaign in.
 //   - MsgHeartbeat: Commit is min(leader commit, follower match); Context is
-//     the heartbeat round id, echoed by MsgHeartbeatResp. A quorum of echoes
+//     the heartbeat round id, echoed by MsgHeartbeatResp, whose Index is the
+//     follower's last index. A quorum of echoes
 //     for a round confirms leadership as of its send tick (read index,
 //     lease).
 //   - MsgSnap: Snapshot is the leader's latest snapshot.
@@ -213,6 +214,15 @@ type Restore struct {
 	HardState HardState
 	Snapshot  *Snapshot
 	Entries   []Entry
+	// Recovering says the storage may have lost what the node once
+	// acknowledged or voted: it started empty, a torn tail was cut off, or
+	// an earlier recovery had not finished. Such a node may have counted
+	// towards the quorum of entries it no longer holds, and may have voted
+	// in a generation it no longer remembers, so until it has caught up
+	// from a current leader it grants no vote and starts no election
+	// except to or as a candidate whose log is empty (a new cluster's
+	// first election). See Status.Recovering and node/README.md.
+	Recovering bool
 }
 
 // Ready is what the driver must do next, in this order: make HardState,
@@ -269,4 +279,11 @@ type Status struct {
 	// TermStartIndex is, on a leader, the index of the no-op its term
 	// began with: every entry before it is from an earlier term.
 	TermStartIndex uint64
+	// Recovering: the node restarted from storage that may have lost
+	// entries (Restore.Recovering) and has not yet caught up from a
+	// leader. It ends once the node durably holds a committed entry of
+	// the current leader's term (the leader's log up to there, which
+	// holds every entry committed before the term), or when the node
+	// wins an election.
+	Recovering bool
 }

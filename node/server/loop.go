@@ -236,6 +236,9 @@ func (s *Server) handleReady() error {
 	}
 
 	s.raft.Advance(rd)
+	if err := s.maybeEndRecovery(); err != nil {
+		return err
+	}
 	return s.maybeSnapshot()
 }
 

@@ -70,6 +70,8 @@ type Server struct {
 	lastTickAt        time.Time     // base reading at the last tick event
 	tickDebt          time.Duration // clock time not yet turned into ticks
 	lastLeader        string
+	// recovering mirrors the data dir's recovering mark (recovery.go).
+	recovering bool
 
 	// view is the loop's latest published state, read by HTTP handlers.
 	view atomic.Pointer[statusView]
@@ -145,6 +147,9 @@ func (s *Server) open() error {
 		s.appliedTerm = rec.Snapshot.Term
 	}
 	s.persisted = rec.HardState
+	if err := s.startRecovery(rec); err != nil {
+		return err
+	}
 
 	peers := make([]string, 0, len(cfg.Peers))
 	for id := range cfg.Peers {
@@ -168,7 +173,7 @@ func (s *Server) open() error {
 			// commits earlier generations' entries by counting replicas.
 			CommitOldGeneration: cfg.Unsafe.On(UnsafeCommitOldGeneration),
 		},
-	}, raft.Restore{HardState: rec.HardState, Snapshot: rec.Snapshot, Entries: rec.Entries})
+	}, raft.Restore{HardState: rec.HardState, Snapshot: rec.Snapshot, Entries: rec.Entries, Recovering: s.recovering})
 	if err != nil {
 		return fmt.Errorf("start replication core from %s: %w", cfg.DataDir, err)
 	}
@@ -189,11 +194,29 @@ func (s *Server) open() error {
 
 	s.forwarder = &http.Client{
 		Transport: forwardTransport(),
-		Timeout:   cfg.RequestTimeout + time.Second,
+		Timeout:   cfg.forwardTimeout(),
 	}
+	// Every phase of a client connection is bounded (a client sending its
+	// body at 1 byte/s used to hold its connection for ever):
+	//   - reading a request, headers and body, takes at most
+	//     ClientReadTimeout (the headers alone no longer than that either);
+	//   - from the end of the headers to the end of the answer at most
+	//     ClientWriteTimeout, by default the body's read timeout plus the
+	//     longest handler (a follower forwarding, which waits the leader's
+	//     --request-timeout plus forwardMargin) plus responseWriteMargin.
+	//     Shorter, and an answer the node has (an applied write included)
+	//     would be cut off and reported to the client as unknown;
+	//   - between requests a keep-alive connection idles at most
+	//     ClientIdleTimeout, longer than the clients' own idle timeout so
+	//     that they, not the node, close idle connections.
+	// Setting IdleTimeout matters: left zero, net/http would use the read
+	// timeout for idle connections too.
 	s.httpServer = &http.Server{
 		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ClientReadTimeout,
+		ReadTimeout:       cfg.ClientReadTimeout,
+		WriteTimeout:      cfg.ClientWriteTimeout,
+		IdleTimeout:       cfg.ClientIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.publish()
@@ -338,6 +361,7 @@ func (s *Server) statusLocked(withDigest bool) statusView {
 			ClockOffsetMillis:    s.clock.Offset().Milliseconds(),
 			ClockRate:            s.clock.Rate(),
 			CrashPoints:          s.crashPoints(),
+			Recovering:           st.Recovering,
 		},
 	}
 	if withDigest {

@@ -35,7 +35,7 @@ type replayState struct {
 // corruptError is the error Open returns for damage it must not repair.
 func corruptError(path string, offset int, reason string) error {
 	return fmt.Errorf("%w: %s at byte offset %d: %s; restore this node's data dir from a healthy replica, "+
-		"or remove the data dir so the node resyncs from the cluster", ErrCorrupt, path, offset, reason)
+		"or remove this node's data dir and restart it: it rejoins without voting until a leader has caught it up (safe while a majority of the nodes keeps its data; wipe one node at a time)", ErrCorrupt, path, offset, reason)
 }
 
 // replay decodes the segments in order and rebuilds the hard state and the

@@ -164,7 +164,7 @@ func (w *WAL) chooseSnapshot(indexes []uint64, st *replayState) (*raft.Snapshot,
 		return snap, nil
 	}
 	return nil, fmt.Errorf("%w: %v, and the log does not cover the entries from an older snapshot up to it; "+
-		"restore this node's data dir from a healthy replica, or remove the data dir so the node resyncs from the cluster",
+		"restore this node's data dir from a healthy replica, or remove this node's data dir and restart it: it rejoins without voting until a leader has caught it up (safe while a majority of the nodes keeps its data; wipe one node at a time)",
 		ErrCorrupt, damagedErr)
 }
 

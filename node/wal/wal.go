@@ -65,6 +65,19 @@ type Recovered struct {
 	HardState raft.HardState
 	Snapshot  *raft.Snapshot
 	Entries   []raft.Entry
+	// TornTailCut says a torn tail was cut off the newest segment: records
+	// that were written but not all durable are gone, and on a disk that
+	// lied about an fsync they may have been acknowledged.
+	TornTailCut bool
+	// Marked says the data dir holds the recovering mark (MarkRecovering):
+	// an earlier start lost storage and did not finish catching up.
+	Marked bool
+}
+
+// Empty reports whether nothing was recovered: a new data dir, or one
+// whose contents were removed.
+func (r Recovered) Empty() bool {
+	return r.HardState.IsEmpty() && r.Snapshot == nil && len(r.Entries) == 0
 }
 
 // Stats are running counters, safe to read while the WAL is in use.
@@ -179,7 +192,7 @@ func (w *WAL) recover() (Recovered, error) {
 	entries, err := st.entriesAfter(snapIndex, snapTerm)
 	if err != nil {
 		return Recovered{}, fmt.Errorf("%w: %s: %v; restore this node's data dir from a healthy replica, "+
-			"or remove the data dir so the node resyncs from the cluster", ErrCorrupt, w.dir, err)
+			"or remove this node's data dir and restart it: it rejoins without voting until a leader has caught it up (safe while a majority of the nodes keeps its data; wipe one node at a time)", ErrCorrupt, w.dir, err)
 	}
 
 	w.hardState = st.hardState
@@ -210,7 +223,12 @@ func (w *WAL) recover() (Recovered, error) {
 			return Recovered{}, err
 		}
 	}
-	return Recovered{HardState: st.hardState, Snapshot: snap, Entries: entries}, nil
+	marked, err := recoveringMarked(w.dir)
+	if err != nil {
+		return Recovered{}, err
+	}
+	return Recovered{HardState: st.hardState, Snapshot: snap, Entries: entries,
+		TornTailCut: st.tornOffset >= 0, Marked: marked}, nil
 }
 
 // cutTornTail truncates the newest segment where its torn tail starts.
