@@ -149,6 +149,26 @@ type Config struct {
 	// (or a read to be confirmed); then the answer is 504 (outcome unknown).
 	RequestTimeout time.Duration
 
+	// Timeouts of the client HTTP server, so a client that sends slowly or
+	// holds a connection cannot keep it open for ever. Zero values take the
+	// defaults (see setDefaults and the constants below).
+	//
+	// ClientReadTimeout bounds reading one request, headers and body
+	// (http.Server.ReadTimeout and ReadHeaderTimeout): a slower client is
+	// cut off (408 if the headers arrived, else the connection is closed).
+	ClientReadTimeout time.Duration
+	// ClientWriteTimeout bounds the time from the end of a request's
+	// headers to the end of its answer (http.Server.WriteTimeout): reading
+	// the body, the handler and writing the answer. It must exceed the
+	// longest legitimate handler, a follower forwarding to the leader, or
+	// an answer the node has is lost and the client sees an unknown outcome
+	// instead. Default: ClientReadTimeout + the forward timeout
+	// (RequestTimeout + forwardMargin) + responseWriteMargin.
+	ClientWriteTimeout time.Duration
+	// ClientIdleTimeout bounds how long a keep-alive connection waits for
+	// its next request (http.Server.IdleTimeout).
+	ClientIdleTimeout time.Duration
+
 	// SegmentBytes is the WAL segment size before rollover.
 	SegmentBytes int64
 	// SnapshotEntries: take a snapshot every this many applied entries; the
@@ -190,7 +210,41 @@ const (
 	defaultReadQueue             = 4096
 	// One loop iteration drains at most this many inputs before one fsync.
 	defaultMaxBatch = 1024
+
+	// A request is a few hundred bytes, and at most maxRequestBytes (1 MiB):
+	// 5 s carries a full 1 MiB body at 2 Mbit/s, and the harness's requests
+	// arrive on a LAN in well under a millisecond. The request timeout does
+	// not enter into it: reading the body happens before the request is
+	// proposed and its timer starts.
+	defaultClientReadTimeout = 5 * time.Second
+	// Longer than the 90 s IdleConnTimeout of client.Transport and
+	// forwardTransport, so the harness and forwarding followers retire an
+	// idle connection before the node closes it. The other order races: a
+	// write sent just as the node closes the connection is not replayed
+	// (forwarded writes carry no idempotency key), and would be reported
+	// as an unknown outcome. An idle connection costs a goroutine and its
+	// buffers, so two minutes is a bounded cost.
+	defaultClientIdleTimeout = 2 * time.Minute
+	// forwardMargin: a follower gives the leader its whole request timeout
+	// plus this much for the dial, the leader's queueing and the answer's
+	// way back.
+	forwardMargin = time.Second
+	// responseWriteMargin: time left to write an answer (at most a long
+	// list, a few MiB) after the longest handler.
+	responseWriteMargin = time.Second
 )
+
+// forwardTimeout bounds a request a follower forwards to the leader: the
+// leader may wait the whole request timeout before answering 504.
+func (c *Config) forwardTimeout() time.Duration { return c.RequestTimeout + forwardMargin }
+
+// minClientWriteTimeout is the longest a legitimate request takes from the
+// end of its headers to its answer: its body (at most ClientReadTimeout),
+// the handler (at most forwardTimeout, on a follower; a leader or a status
+// request waits at most RequestTimeout) and writing the answer.
+func (c *Config) minClientWriteTimeout() time.Duration {
+	return c.ClientReadTimeout + c.forwardTimeout() + responseWriteMargin
+}
 
 func (c *Config) setDefaults() {
 	if c.MaxInflightAppends == 0 {
@@ -222,6 +276,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReadMode == "" {
 		c.ReadMode = ReadIndex
+	}
+	if c.ClientReadTimeout == 0 {
+		c.ClientReadTimeout = defaultClientReadTimeout
+	}
+	if c.ClientWriteTimeout == 0 {
+		c.ClientWriteTimeout = c.minClientWriteTimeout()
+	}
+	if c.ClientIdleTimeout == 0 {
+		c.ClientIdleTimeout = defaultClientIdleTimeout
 	}
 }
 
@@ -256,6 +319,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--request-timeout must be positive, e.g. --request-timeout 2s"))
+	}
+	if c.ClientReadTimeout < 0 || c.ClientWriteTimeout < 0 || c.ClientIdleTimeout < 0 {
+		errs = append(errs, errors.New("client HTTP timeouts must not be negative: leave them zero for the defaults"))
+	} else if c.ClientWriteTimeout > 0 && c.RequestTimeout > 0 && c.ClientWriteTimeout < c.minClientWriteTimeout() {
+		errs = append(errs, fmt.Errorf("client write timeout %s is shorter than a forwarded request may take (%s = read timeout + request timeout + %s + %s): raise it or leave it zero for the default",
+			c.ClientWriteTimeout, c.minClientWriteTimeout(), forwardMargin, responseWriteMargin))
 	}
 	if c.SegmentBytes <= 0 {
 		errs = append(errs, errors.New("--segment-bytes must be positive, e.g. --segment-bytes 67108864"))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,7 +64,7 @@ func (s *Server) handleWrite(op string) http.HandlerFunc {
 func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
 	if err != nil {
-		return replyError(w, http.StatusBadRequest, fmt.Errorf("read request body: %w", err))
+		return replyError(w, bodyErrorStatus(err), fmt.Errorf("read request body: %w (send the whole body at once)", err))
 	}
 	cmd := kv.Command{Op: op, Key: r.PathValue("key"), ClientID: r.Header.Get(client.HeaderClientID)}
 	if err := decodeCommand(op, body, &cmd); err != nil {
@@ -95,6 +96,17 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
 		_ = http.NewResponseController(w).Flush()
 	}
 	return code
+}
+
+// bodyErrorStatus is the answer to an error reading a request body: 408
+// when the client did not send the body within the read timeout, else 400.
+// Neither proposed anything: the client can treat both as definite failures.
+func bodyErrorStatus(err error) int {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
 }
 
 // decodeCommand fills cmd from the JSON body of op.
