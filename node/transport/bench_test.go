@@ -20,11 +20,11 @@ func BenchmarkPairThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	peers := map[string]string{"a": lnA.Addr().String(), "b": lnB.Addr().String()}
-	a, err := New(Config{ID: "a", Listener: lnA, Peers: peers, SendQueue: 1 << 16})
+	a, err := New(Config{ID: "a", Listener: lnA, Peers: peers, SendQueue: 1 << 16, Secret: testSecret})
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, err := New(Config{ID: "b", Listener: lnB, Peers: peers})
+	r, err := New(Config{ID: "b", Listener: lnB, Peers: peers, Secret: testSecret})
 	if err != nil {
 		b.Fatal(err)
 	}

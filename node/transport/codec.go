@@ -15,10 +15,6 @@ import (
 // format is stable, compact and cheap, and so a decoder fed garbage fails
 // with an error instead of allocating without bound.
 
-// MaxFrameBytes bounds one frame. The largest message is a snapshot; a
-// state machine bigger than this cannot be shipped to a lagging follower.
-const MaxFrameBytes = 256 << 20
-
 // codecVersion is the first payload byte.
 const codecVersion byte = 1
 
@@ -26,7 +22,7 @@ const codecVersion byte = 1
 var (
 	// ErrBadFrame is wrapped by every decoding error.
 	ErrBadFrame = errors.New("bad peer frame")
-	// ErrFrameTooLarge is wrapped when a message exceeds MaxFrameBytes.
+	// ErrFrameTooLarge is wrapped when a frame exceeds the frame limit.
 	ErrFrameTooLarge = errors.New("frame too large")
 )
 
@@ -114,13 +110,14 @@ func DecodeMessage(payload []byte) (raft.Message, error) {
 }
 
 // WriteFrame writes m as one length-prefixed frame, using scratch as the
-// encoding buffer; it returns the buffer for reuse.
-func WriteFrame(w io.Writer, m raft.Message, scratch []byte) ([]byte, error) {
+// encoding buffer; it returns the buffer for reuse. A payload longer than
+// maxBytes is not written (ErrFrameTooLarge).
+func WriteFrame(w io.Writer, m raft.Message, scratch []byte, maxBytes uint32) ([]byte, error) {
 	buf := append(scratch[:0], 0, 0, 0, 0)
 	buf = AppendMessage(buf, m)
 	n := len(buf) - 4
-	if n > MaxFrameBytes {
-		return buf, fmt.Errorf("%w: %v to %s is %d bytes, limit %d", ErrFrameTooLarge, m.Type, m.To, n, MaxFrameBytes)
+	if uint64(n) > uint64(maxBytes) {
+		return buf, fmt.Errorf("%w: %v to %s is %d bytes, limit %d", ErrFrameTooLarge, m.Type, m.To, n, maxBytes)
 	}
 	binary.BigEndian.PutUint32(buf, uint32(n))
 	_, err := w.Write(buf)
@@ -129,14 +126,16 @@ func WriteFrame(w io.Writer, m raft.Message, scratch []byte) ([]byte, error) {
 
 // ReadFrame reads one frame and decodes it. buf is reused for the payload
 // when large enough; the returned buffer should be passed to the next call.
-func ReadFrame(r io.Reader, buf []byte) (raft.Message, []byte, error) {
+// A length above maxBytes is refused before anything is allocated or read
+// for it (ErrBadFrame and ErrFrameTooLarge).
+func ReadFrame(r io.Reader, buf []byte, maxBytes uint32) (raft.Message, []byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return raft.Message{}, buf, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > MaxFrameBytes {
-		return raft.Message{}, buf, fmt.Errorf("%w: %w: %d bytes, limit %d", ErrBadFrame, ErrFrameTooLarge, n, MaxFrameBytes)
+	if n > maxBytes {
+		return raft.Message{}, buf, fmt.Errorf("%w: %w: %d bytes, limit %d (give every node the same --max-peer-frame-bytes)", ErrBadFrame, ErrFrameTooLarge, n, maxBytes)
 	}
 	if cap(buf) < int(n) {
 		buf = make([]byte, n)

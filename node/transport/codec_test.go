@@ -3,6 +3,8 @@ package transport
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"runtime"
 	"testing"
 
 	"github.com/faultline/faultline/node/raft"
@@ -43,10 +45,10 @@ func TestCodecRoundTrip(t *testing.T) {
 			assert.Equal(t, tt.msg, got)
 
 			var buf bytes.Buffer
-			_, err = WriteFrame(&buf, tt.msg, nil)
+			_, err = WriteFrame(&buf, tt.msg, nil, DefaultMaxFrameBytes)
 			require.NoError(t, err)
 			assert.Equal(t, uint32(len(payload)), binary.BigEndian.Uint32(buf.Bytes()))
-			framed, _, err := ReadFrame(&buf, nil)
+			framed, _, err := ReadFrame(&buf, nil, DefaultMaxFrameBytes)
 			require.NoError(t, err)
 			assert.Equal(t, tt.msg, framed)
 			assert.Zero(t, buf.Len(), "frame fully consumed")
@@ -76,11 +78,59 @@ func TestDecodeRejectsBadPayloads(t *testing.T) {
 	}
 }
 
-func TestReadFrameRejectsOversizedLength(t *testing.T) {
-	hdr := binary.BigEndian.AppendUint32(nil, MaxFrameBytes+1)
-	_, _, err := ReadFrame(bytes.NewReader(hdr), nil)
-	require.ErrorIs(t, err, ErrBadFrame)
+// headerThenFail yields a frame header, then fails the test if anything
+// reads on: an oversized frame must be refused from its length alone.
+type headerThenFail struct {
+	t   *testing.T
+	hdr []byte
+}
+
+func (r *headerThenFail) Read(p []byte) (int, error) {
+	if len(r.hdr) == 0 {
+		r.t.Error("ReadFrame read past the length of an oversized frame")
+		return 0, io.EOF
+	}
+	n := copy(p, r.hdr)
+	r.hdr = r.hdr[n:]
+	return n, nil
+}
+
+func TestReadFrameRefusesOversizedLengthWithoutAllocating(t *testing.T) {
+	const limit = 64 << 10
+	tests := []struct {
+		name   string
+		length uint32
+	}{
+		{"one byte over the limit", limit + 1},
+		{"200 MiB, under the old fixed 256 MiB limit", 200 << 20},
+		{"the largest length field", MaxFrameLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &headerThenFail{t: t, hdr: binary.BigEndian.AppendUint32(nil, tt.length)}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, buf, err := ReadFrame(r, nil, limit)
+			runtime.ReadMemStats(&after)
+			require.ErrorIs(t, err, ErrBadFrame)
+			require.ErrorIs(t, err, ErrFrameTooLarge)
+			assert.Nil(t, buf, "no payload buffer for a refused frame")
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(limit),
+				"refusing a %d-byte frame allocated for it", tt.length)
+		})
+	}
+}
+
+func TestWriteFrameRefusesOverLimit(t *testing.T) {
+	m := raft.Message{Type: raft.MsgSnap, From: "n1", To: "n2", Snapshot: &raft.Snapshot{Index: 1, Term: 1, Data: make([]byte, 2048)}}
+	var out bytes.Buffer
+	_, err := WriteFrame(&out, m, nil, 1024)
 	require.ErrorIs(t, err, ErrFrameTooLarge)
+	assert.Zero(t, out.Len(), "nothing written, so the connection stays usable")
+	_, err = WriteFrame(&out, m, nil, 4096)
+	require.NoError(t, err)
+	_, _, err = ReadFrame(&out, nil, 1024)
+	require.ErrorIs(t, err, ErrFrameTooLarge, "the receiver's own limit applies")
 }
 
 func TestDecodedBytesDoNotAliasPayload(t *testing.T) {

@@ -2,10 +2,8 @@ package transport
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -16,7 +14,10 @@ import (
 // peer stays unreachable; a connection that lived longer than maxBackoff
 // resets it. writeTimeout tears down a connection whose peer stopped reading
 // (paused, or partitioned by dropping packets) so the queue starts dropping
-// instead of holding a stuck writer forever.
+// instead of holding a stuck writer forever. handshakeTimeout bounds the
+// whole handshake, so a connection that goes silent before proving the
+// secret is closed and frees its slot (admission.go); a real handshake
+// takes a few round trips.
 const (
 	minBackoff       = 50 * time.Millisecond
 	maxBackoff       = time.Second
@@ -27,19 +28,21 @@ const (
 	readBufferBytes  = 64 << 10
 )
 
-// handshakeMagic starts both handshake messages; the last byte is the
-// protocol version.
-var handshakeMagic = [4]byte{'f', 'l', 's', 1}
-
 // dialLoop keeps one connection to p open for as long as the transport runs.
 func (t *Transport) dialLoop(p *peer) {
 	defer t.wg.Done()
 	backoff := minBackoff
 	for t.ctx.Err() == nil {
 		conn, err := t.dial(p)
-		if err != nil {
+		switch {
+		case errors.Is(err, errAuth):
+			// A misconfiguration, not a network fault: warn (once a
+			// minute) rather than debug. Keep retrying, the peer may be
+			// restarted with the right secret.
+			t.noteReject(hostOf(p.addr), p.id, err)
+		case err != nil:
 			t.log.Debug("dial peer failed", "peer", p.id, "addr", p.addr, "err", err, "retry_in", backoff)
-		} else {
+		default:
 			began := time.Now()
 			t.runConn(p, conn)
 			if time.Since(began) > maxBackoff {
@@ -55,27 +58,18 @@ func (t *Transport) dialLoop(p *peer) {
 	}
 }
 
-// dial connects to p and runs the dialer's half of the handshake: send our
-// id, expect the peer's id back.
+// dial connects to p and runs the dialer's half of the handshake
+// (handshake.go) under a deadline.
 func (t *Transport) dial(p *peer) (net.Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(t.ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s at %s: %w", p.id, p.addr, err)
 	}
-	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	if err := writeHello(conn, t.cfg.ID); err != nil {
+	_ = conn.SetDeadline(time.Now().Add(t.handshakeTimeout))
+	if err := t.dialHandshake(conn, p); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("handshake with %s at %s: %w", p.id, p.addr, err)
-	}
-	id, err := readHello(conn)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("handshake with %s at %s: %w", p.id, p.addr, err)
-	}
-	if id != p.id {
-		conn.Close()
-		return nil, fmt.Errorf("handshake: %s answers as %q, not %q (check --peers)", p.addr, id, p.id)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return conn, nil
@@ -101,71 +95,47 @@ func (t *Transport) acceptLoop() {
 		}
 		backoff = minBackoff
 		t.acceptedConns.Add(1)
+		host := hostOf(conn.RemoteAddr().String())
+		if !t.slots.acquire(host) {
+			t.noteReject(host, "", errors.New("too many handshakes in progress"))
+			conn.Close()
+			continue
+		}
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			p, err := t.acceptHandshake(conn)
+			_ = conn.SetDeadline(time.Now().Add(t.handshakeTimeout))
+			p, claimed, err := t.acceptHandshake(conn)
+			t.slots.release(host)
 			if err != nil {
-				t.log.Warn("reject peer connection", "remote", conn.RemoteAddr().String(), "err", err)
+				t.noteReject(host, claimed, err)
 				conn.Close()
 				return
 			}
+			_ = conn.SetDeadline(time.Time{})
 			t.runConn(p, conn)
 		}()
 	}
 }
 
-// acceptHandshake runs the acceptor's half: the dialer must be a known
-// peer with a smaller id; we answer with our id.
-func (t *Transport) acceptHandshake(conn net.Conn) (*peer, error) {
-	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	id, err := readHello(conn)
-	if err != nil {
-		return nil, fmt.Errorf("handshake: %w", err)
+// noteReject counts a refused handshake and logs it unless the same host
+// and claimed id were logged less than rejectLogInterval ago.
+func (t *Transport) noteReject(host, claimed string, err error) {
+	t.handshakeRejects.Add(1)
+	log, suppressed := t.rejects.note(rejectKey{host: host, claimed: claimed}, time.Now())
+	if !log {
+		return
 	}
-	p := t.peers[id]
-	if p == nil {
-		return nil, fmt.Errorf("handshake from unknown peer %q (check --peers on both nodes)", id)
-	}
-	if p.dialer {
-		return nil, fmt.Errorf("handshake from %q, which should accept our connection instead (ids compare %q < %q)", id, t.cfg.ID, id)
-	}
-	if err := writeHello(conn, t.cfg.ID); err != nil {
-		return nil, fmt.Errorf("handshake with %s: %w", id, err)
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return p, nil
+	t.log.Warn("refused peer connection", "remote", host, "claimed_peer", claimed, "err", err,
+		"suppressed_since_last", suppressed, "next_log_after", rejectLogInterval)
 }
 
-func writeHello(w io.Writer, id string) error {
-	b := append(handshakeMagic[:0:0], handshakeMagic[:]...)
-	b = binary.AppendUvarint(b, uint64(len(id)))
-	b = append(b, id...)
-	_, err := w.Write(b)
-	return err
-}
-
-// MaxIDBytes bounds a node id, so its length is one uvarint byte in the
-// handshake.
-const MaxIDBytes = 127
-
-func readHello(r io.Reader) (string, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return "", fmt.Errorf("read hello: %w", err)
+// hostOf strips the port from addr.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
 	}
-	if [4]byte(hdr[:4]) != handshakeMagic {
-		return "", fmt.Errorf("not a faultline peer (bad magic %q)", hdr[:4])
-	}
-	n := int(hdr[4]) // a one-byte uvarint: ids are 1..MaxIDBytes long
-	if n == 0 || n > MaxIDBytes {
-		return "", fmt.Errorf("bad id length %d", n)
-	}
-	id := make([]byte, n)
-	if _, err := io.ReadFull(r, id); err != nil {
-		return "", fmt.Errorf("read hello id: %w", err)
-	}
-	return string(id), nil
+	return addr
 }
 
 // runConn makes conn the peer's connection, replacing (and waiting out) a
@@ -183,7 +153,8 @@ func (t *Transport) runConn(p *peer, conn net.Conn) {
 	}
 
 	p.connects.Add(1)
-	t.log.Info("peer connected", "peer", p.id, "remote", conn.RemoteAddr().String(), "dialer", p.dialer)
+	t.log.Info("peer connected", "peer", p.id, "remote", conn.RemoteAddr().String(), "dialer", p.dialer,
+		"authenticated", len(t.cfg.Secret) > 0)
 	err := t.serve(p, conn)
 	t.log.Info("peer connection lost", "peer", p.id, "err", err)
 
@@ -214,7 +185,7 @@ func (t *Transport) readLoop(p *peer, conn net.Conn) error {
 	r := bufio.NewReaderSize(conn, readBufferBytes)
 	var buf []byte
 	for {
-		m, b, err := ReadFrame(r, buf)
+		m, b, err := ReadFrame(r, buf, t.cfg.MaxFrameBytes)
 		buf = b
 		if len(buf) > readBufferBytes {
 			buf = nil // do not pin a large snapshot frame
@@ -261,14 +232,14 @@ func (t *Transport) writeLoop(p *peer, conn net.Conn, readErr chan error) error 
 		}
 		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		var err error
-		scratch, err = WriteFrame(w, m, scratch)
+		scratch, err = WriteFrame(w, m, scratch, t.cfg.MaxFrameBytes)
 		if len(scratch) > writeBufferBytes {
 			scratch = nil
 		}
 		if errors.Is(err, ErrFrameTooLarge) {
 			// Nothing was written; the connection is still good.
 			p.dropped.Add(1)
-			t.log.Error("drop message too large for a frame", "peer", p.id, "type", m.Type, "err", err)
+			t.log.Error("drop message too large for a frame: raise --max-peer-frame-bytes on every node", "peer", p.id, "type", m.Type, "err", err)
 			continue
 		}
 		pending++

@@ -9,6 +9,13 @@
 // latency when idle), and one reader goroutine that delivers to Receive.
 // Send never blocks: raft tolerates message loss, so a full queue drops and
 // counts. A dropped connection is redialled with exponential backoff.
+//
+// With a cluster secret, every connection starts with a mutual
+// challenge-response handshake (handshake.go): a peer that cannot prove it
+// knows the secret never gets a connection, and never disturbs the one the
+// real peer has. Until a peer has proved it, a connection can make this
+// node read at most maxHandshakeBytes; after, frames are bounded by
+// Config.MaxFrameBytes.
 package transport
 
 import (
@@ -19,6 +26,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/faultline/faultline/node/raft"
 )
@@ -29,6 +37,14 @@ import (
 const (
 	DefaultSendQueue    = 4096 // messages per peer; a heartbeat interval's worth of a busy pipeline many times over
 	DefaultReceiveQueue = 4096 // messages from all peers waiting for the driver
+
+	// DefaultMaxFrameBytes bounds a frame when Config.MaxFrameBytes is 0.
+	// The largest message is usually a snapshot of the whole state machine;
+	// 256 MiB ships one of that size. A store whose appends can be larger
+	// (kvnode's can: see node/server) passes its own bound.
+	DefaultMaxFrameBytes = 256 << 20
+	// MaxFrameLimit is the largest frame the 4-byte length can carry.
+	MaxFrameLimit = 1<<32 - 1
 )
 
 // Config configures a Transport.
@@ -49,6 +65,17 @@ type Config struct {
 	// SendQueue bounds the messages queued for one peer
 	// (DefaultSendQueue when <= 0). When full, Send drops.
 	SendQueue int
+	// Secret is the cluster secret (at least MinSecretBytes). With one,
+	// every peer must prove it knows the same secret before its connection
+	// is used; empty means peers are not authenticated (local development
+	// only: anyone who can reach the peer port can join replication).
+	Secret []byte
+	// MaxFrameBytes bounds one frame, received (a larger length closes the
+	// connection before anything is allocated for it) or sent (a larger
+	// message is dropped and logged). It must exceed the largest message
+	// the store sends, and be the same on every node
+	// (DefaultMaxFrameBytes when 0; at most MaxFrameLimit).
+	MaxFrameBytes uint32
 	// ReceiveQueue bounds received messages not yet taken from Receive
 	// (DefaultReceiveQueue when <= 0). When full, readers wait, which
 	// pushes back on the sender through TCP.
@@ -91,8 +118,14 @@ type Transport struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	unknownDropped atomic.Uint64 // messages addressed to no known peer
-	acceptedConns  atomic.Uint64 // raw TCP connections accepted (tests)
+	// handshakeTimeout bounds one handshake (the constant; tests shorten it).
+	handshakeTimeout time.Duration
+	slots            handshakeSlots
+	rejects          rejectLog
+
+	unknownDropped   atomic.Uint64 // messages addressed to no known peer
+	acceptedConns    atomic.Uint64 // raw TCP connections accepted (tests)
+	handshakeRejects atomic.Uint64 // handshakes refused, either side
 }
 
 type lifecycle int
@@ -131,6 +164,13 @@ func New(cfg Config) (*Transport, error) {
 			return nil, fmt.Errorf("transport: no listen address for %s (set ListenAddr or Peers[%s])", cfg.ID, cfg.ID)
 		}
 	}
+	if n := len(cfg.Secret); n > 0 && n < MinSecretBytes {
+		return nil, fmt.Errorf("transport: the cluster secret is %d bytes; use at least %d (e.g. head -c 32 /dev/urandom | base64)", n, MinSecretBytes)
+	}
+	if cfg.MaxFrameBytes == 0 {
+		cfg.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	cfg.Secret = append([]byte(nil), cfg.Secret...)
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = DefaultSendQueue
 	}
@@ -146,6 +186,8 @@ func New(cfg Config) (*Transport, error) {
 		log:   log.With("component", "transport", "node", cfg.ID),
 		peers: map[string]*peer{},
 		recv:  make(chan raft.Message, cfg.ReceiveQueue),
+
+		handshakeTimeout: handshakeTimeout,
 	}
 	for id, addr := range cfg.Peers {
 		if id == cfg.ID {
@@ -193,7 +235,13 @@ func (t *Transport) Start(ctx context.Context) error {
 		}
 	}
 	context.AfterFunc(ctx, func() { _ = t.Close() })
-	t.log.Info("peer transport listening", "addr", ln.Addr().String(), "peers", len(t.peers))
+	authenticated := len(t.cfg.Secret) > 0
+	t.log.Info("peer transport listening", "addr", ln.Addr().String(), "peers", len(t.peers),
+		"authenticated", authenticated, "max_frame_bytes", t.cfg.MaxFrameBytes)
+	if !authenticated {
+		t.log.Warn("peer port is unauthenticated: anyone who can reach it can join replication and take over a peer's connection; give every node the same --cluster-secret-file",
+			"addr", ln.Addr().String())
+	}
 	return nil
 }
 
@@ -250,6 +298,11 @@ func (t *Transport) Stats() map[string]PeerStats {
 	}
 	return out
 }
+
+// HandshakeRejects counts handshakes refused since New, on either side: a
+// connection that did not prove the secret, named an unknown or wrong peer,
+// spoke another protocol, or found too many handshakes in progress.
+func (t *Transport) HandshakeRejects() uint64 { return t.handshakeRejects.Load() }
 
 // Close stops listening, closes every connection, waits for all goroutines
 // and closes the Receive channel. Queued messages are discarded.

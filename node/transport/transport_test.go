@@ -14,8 +14,19 @@ import (
 
 const waitFor = 10 * time.Second
 
-// cluster starts one transport per id on loopback listeners.
+// testSecret is the cluster secret of the transports cluster starts.
+var testSecret = []byte("faultline transport test secret")
+
+// cluster starts one transport per id on loopback listeners, all with
+// testSecret.
 func cluster(t *testing.T, ids ...string) map[string]*Transport {
+	t.Helper()
+	return clusterWith(t, func(string, *Config) {}, ids...)
+}
+
+// clusterWith is cluster with edit applied to each node's configuration
+// (secret, limits, logger) before New.
+func clusterWith(t *testing.T, edit func(id string, cfg *Config), ids ...string) map[string]*Transport {
 	t.Helper()
 	lns := map[string]net.Listener{}
 	peers := map[string]string{}
@@ -27,7 +38,9 @@ func cluster(t *testing.T, ids ...string) map[string]*Transport {
 	}
 	out := map[string]*Transport{}
 	for _, id := range ids {
-		tr, err := New(Config{ID: id, Listener: lns[id], Peers: peers})
+		cfg := Config{ID: id, Listener: lns[id], Peers: peers, Secret: testSecret}
+		edit(id, &cfg)
+		tr, err := New(cfg)
 		require.NoError(t, err)
 		require.NoError(t, tr.Start(context.Background()))
 		t.Cleanup(func() { _ = tr.Close() })
@@ -130,7 +143,7 @@ func TestReconnectAfterAcceptorRestarts(t *testing.T) {
 
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err, "listen again on %s", addr)
-	b2, err := New(Config{ID: "b", Listener: ln, Peers: map[string]string{"a": a.Addr().String(), "b": addr}})
+	b2, err := New(Config{ID: "b", Listener: ln, Peers: map[string]string{"a": a.Addr().String(), "b": addr}, Secret: testSecret})
 	require.NoError(t, err)
 	require.NoError(t, b2.Start(context.Background()))
 	defer b2.Close()
@@ -167,7 +180,7 @@ func TestReconnectAfterDialerRestarts(t *testing.T) {
 
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	a2, err := New(Config{ID: "a", Listener: ln, Peers: map[string]string{"a": addr, "b": b.Addr().String()}})
+	a2, err := New(Config{ID: "a", Listener: ln, Peers: map[string]string{"a": addr, "b": b.Addr().String()}, Secret: testSecret})
 	require.NoError(t, err)
 	require.NoError(t, a2.Start(context.Background()))
 	defer a2.Close()
@@ -187,7 +200,7 @@ func TestSendQueueBoundDrops(t *testing.T) {
 	peerLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	peers := map[string]string{"a": ln.Addr().String(), "b": peerLn.Addr().String()}
-	a, err := New(Config{ID: "a", Listener: ln, Peers: peers, SendQueue: 3})
+	a, err := New(Config{ID: "a", Listener: ln, Peers: peers, SendQueue: 3, Secret: testSecret})
 	require.NoError(t, err)
 
 	// Not connected yet: the queue holds 3, the rest are dropped.
@@ -200,7 +213,7 @@ func TestSendQueueBoundDrops(t *testing.T) {
 	assert.Equal(t, 3, st.Queued)
 	assert.Equal(t, uint64(1), a.unknownDropped.Load())
 
-	b, err := New(Config{ID: "b", Listener: peerLn, Peers: peers})
+	b, err := New(Config{ID: "b", Listener: peerLn, Peers: peers, Secret: testSecret})
 	require.NoError(t, err)
 	require.NoError(t, b.Start(context.Background()))
 	defer b.Close()
@@ -233,7 +246,8 @@ func TestRejectsStrangers(t *testing.T) {
 		hello []byte
 	}{
 		{"garbage", []byte("GET / HTTP/1.1\r\n\r\n")},
-		{"unknown id", append(handshakeMagic[:], 1, 'z')},
+		{"unknown id", hello{id: "z", secret: true}.append(nil)},
+		{"old protocol version", []byte{'f', 'l', 's', 1, 1, 'a'}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,7 +272,8 @@ func TestAcceptorRefusesSmallerIDPretendingToAccept(t *testing.T) {
 	conn, err := net.Dial("tcp", trs["b"].Addr().String())
 	require.NoError(t, err)
 	defer conn.Close()
-	require.NoError(t, writeHello(conn, "c"))
+	_, err = conn.Write(hello{id: "c", secret: true}.append(nil))
+	require.NoError(t, err)
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(waitFor)))
 	_, err = conn.Read(make([]byte, 1))
 	assert.Error(t, err)
@@ -272,6 +287,7 @@ func TestNewValidates(t *testing.T) {
 		{"no id", Config{ListenAddr: ":0"}},
 		{"no listen address", Config{ID: "a", Peers: map[string]string{"b": "x:1"}}},
 		{"peer without address", Config{ID: "a", ListenAddr: ":0", Peers: map[string]string{"b": ""}}},
+		{"short secret", Config{ID: "a", ListenAddr: ":0", Secret: []byte("hunter2")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
