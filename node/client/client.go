@@ -252,16 +252,22 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, seq uint
 const maxResponseBytes = 64 << 20
 
 // classifyStatus maps an HTTP status to an outcome: 2xx and 404 (a read of
-// an absent key) are OK; 400, 409 (wrong type), 412 (cas mismatch) and 503
-// (rejected before proposing) are definite failures; everything else,
-// including 504 (proposed, outcome unknown) and unexpected codes, is Info.
+// an absent key) are OK; 400 (bad request: a missing field, a key over the
+// length limit), 408 (body not received within the node's read timeout),
+// 409 (wrong type), 412 (cas mismatch), 413 (body over the size limit) and
+// 503 (rejected before proposing) are definite failures: the node answers
+// each before proposing anything. Everything else, including 504 (proposed,
+// outcome unknown) and unexpected codes, is Info.
 func classifyStatus(code int) Outcome {
-	switch {
-	case code >= 200 && code < 300, code == http.StatusNotFound:
+	switch code {
+	case http.StatusNotFound:
 		return OK
-	case code == http.StatusBadRequest, code == http.StatusConflict,
-		code == http.StatusPreconditionFailed, code == http.StatusServiceUnavailable:
+	case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusConflict,
+		http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable:
 		return Fail
+	}
+	if code >= 200 && code < 300 {
+		return OK
 	}
 	return Info
 }
