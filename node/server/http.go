@@ -20,7 +20,9 @@ import (
 // 503 instead of being forwarded again, so requests never loop.
 const HeaderForwarded = "X-Forwarded"
 
-// maxRequestBytes bounds a client request body.
+// maxRequestBytes bounds a client request body; a larger one is answered
+// 413. Every write's value travels in one log entry to every replica, and
+// the harness sends values of a few bytes.
 const maxRequestBytes = 1 << 20
 
 // routes registers the client API. /admin/clock and /admin/crash-point
@@ -62,11 +64,15 @@ func (s *Server) handleWrite(op string) http.HandlerFunc {
 }
 
 func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
-	if err != nil {
-		return replyError(w, bodyErrorStatus(err), fmt.Errorf("read request body: %w (send the whole body at once)", err))
+	key := r.PathValue("key")
+	if err := checkKey(key); err != nil {
+		return replyError(w, http.StatusBadRequest, err)
 	}
-	cmd := kv.Command{Op: op, Key: r.PathValue("key"), ClientID: r.Header.Get(client.HeaderClientID)}
+	body, err := readBody(w, r)
+	if err != nil {
+		return replyError(w, bodyErrorStatus(err), err)
+	}
+	cmd := kv.Command{Op: op, Key: key, ClientID: r.Header.Get(client.HeaderClientID)}
 	if err := decodeCommand(op, body, &cmd); err != nil {
 		return replyError(w, http.StatusBadRequest, err)
 	}
@@ -98,10 +104,38 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
 	return code
 }
 
-// bodyErrorStatus is the answer to an error reading a request body: 408
-// when the client did not send the body within the read timeout, else 400.
-// Neither proposed anything: the client can treat both as definite failures.
+// checkKey rejects a key longer than kv.MaxKeyBytes (reads and writes).
+func checkKey(key string) error {
+	if len(key) > kv.MaxKeyBytes {
+		return fmt.Errorf("key of %d bytes is over the limit of %d bytes: use a shorter key", len(key), kv.MaxKeyBytes)
+	}
+	return nil
+}
+
+// readBody reads a request body of at most maxRequestBytes. Past the limit
+// the error wraps *http.MaxBytesError (and net/http closes the connection
+// after the answer instead of reading the rest).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	if err == nil {
+		return body, nil
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("request body is over the limit of %d bytes (1 MiB): send a smaller value: %w", tooLarge.Limit, err)
+	}
+	return nil, fmt.Errorf("read request body: %w (send the whole body at once)", err)
+}
+
+// bodyErrorStatus is the answer to a readBody error: 413 over the size
+// limit, 408 when the client did not send the body within the read timeout,
+// else 400. None of them proposed anything: the client can treat each as a
+// definite failure.
 func bodyErrorStatus(err error) int {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return http.StatusRequestTimeout
@@ -109,27 +143,70 @@ func bodyErrorStatus(err error) int {
 	return http.StatusBadRequest
 }
 
-// decodeCommand fills cmd from the JSON body of op.
+// The request bodies as decoded by the server. The fields are pointers so
+// that a missing field (or null), which is an error, can be told from an
+// empty string, which is legitimate data: PUT {"value":""} stores the
+// empty string, append {"element":""} appends an empty element, and cas
+// {"expect":"","value":"x"} matches a key holding the empty string. The
+// Go client's wire types (client.PutRequest, ...) always send every field.
+type (
+	putBody struct {
+		Value *string `json:"value"`
+	}
+	casBody struct {
+		Expect *string `json:"expect"`
+		Value  *string `json:"value"`
+	}
+	appendBody struct {
+		Element *string `json:"element"`
+	}
+)
+
+// Example bodies quoted by decodeCommand's errors.
+const (
+	putExample    = `{"value":"v"}`
+	casExample    = `{"expect":"a","value":"b"}`
+	appendExample = `{"element":"e"}`
+)
+
+// decodeCommand fills cmd from the JSON body of op. Every field of the op's
+// body is required; a missing one is an error that quotes an example body.
 func decodeCommand(op string, body []byte, cmd *kv.Command) error {
 	switch op {
 	case kv.OpPut:
-		var req client.PutRequest
+		var req putBody
 		if err := json.Unmarshal(body, &req); err != nil {
-			return fmt.Errorf("decode put body: %w (send {\"value\":\"...\"})", err)
+			return fmt.Errorf("decode put body: %w: send %s", err, putExample)
 		}
-		cmd.Value = req.Value
+		if req.Value == nil {
+			return fmt.Errorf(`missing "value": send %s`, putExample)
+		}
+		cmd.Value = *req.Value
 	case kv.OpCAS:
-		var req client.CASRequest
+		var req casBody
 		if err := json.Unmarshal(body, &req); err != nil {
-			return fmt.Errorf("decode cas body: %w (send {\"expect\":\"...\",\"value\":\"...\"})", err)
+			return fmt.Errorf("decode cas body: %w: send %s", err, casExample)
 		}
-		cmd.Expect, cmd.Value = req.Expect, req.Value
+		switch {
+		case req.Expect == nil && req.Value == nil:
+			return fmt.Errorf(`missing "expect" and "value": send %s`, casExample)
+		case req.Expect == nil:
+			return fmt.Errorf(`missing "expect": send %s`, casExample)
+		case req.Value == nil:
+			return fmt.Errorf(`missing "value": send %s`, casExample)
+		}
+		cmd.Expect, cmd.Value = *req.Expect, *req.Value
 	case kv.OpAppend:
-		var req client.AppendRequest
+		var req appendBody
 		if err := json.Unmarshal(body, &req); err != nil {
-			return fmt.Errorf("decode append body: %w (send {\"element\":\"...\"})", err)
+			return fmt.Errorf("decode append body: %w: send %s", err, appendExample)
 		}
-		cmd.Value = req.Element
+		if req.Element == nil {
+			return fmt.Errorf(`missing "element": send %s`, appendExample)
+		}
+		cmd.Value = *req.Element
+	default:
+		return fmt.Errorf("unknown op %q", op)
 	}
 	return nil
 }
@@ -142,6 +219,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) int {
+	key := r.PathValue("key")
+	if err := checkKey(key); err != nil {
+		return replyError(w, http.StatusBadRequest, err)
+	}
 	view := s.view.Load()
 	path := readIndexPath
 	switch {
@@ -158,7 +239,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) int {
 	if path != readLocalPath && !view.isLeader && !s.clock.Now().Before(view.wallLeaseUntil) {
 		return s.forward(w, r, nil, view)
 	}
-	req := &readRequest{key: r.PathValue("key"), path: path, done: make(chan writeResult, 1)}
+	req := &readRequest{key: key, path: path, done: make(chan writeResult, 1)}
 	select {
 	case s.reads <- req:
 	default:
