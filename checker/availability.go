@@ -3,6 +3,8 @@ package checker
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/history"
@@ -15,7 +17,10 @@ import (
 //
 // The verdict is valid unless the last fault was never healed or no op
 // succeeded after the final heal; those are unknown, since a store that never
-// serves again leaves nothing for the other checkers to judge.
+// serves again leaves nothing for the other checkers to judge. A node that
+// lost its disk and did not catch up within the nemesis's bounded wait
+// (disk-loss's caught_up.<node> = false) is invalid: with a majority keeping
+// its disks, a replica must rejoin.
 type Availability struct{}
 
 // Fraction is ops that succeeded out of ops attempted.
@@ -50,6 +55,40 @@ type AvailabilityDetails struct {
 	// final heal (final reads included).
 	WritesAfterHeal int `json:"writes_after_heal"`
 	ReadsAfterHeal  int `json:"reads_after_heal"`
+	// Rejoins are the nodes that lost their disk, one per node and fault.
+	Rejoins []Rejoin `json:"rejoins,omitempty"`
+}
+
+// Rejoin is one node's catch-up after a disk-loss fault.
+type Rejoin struct {
+	Node string `json:"node"`
+	// FaultTime is when the fault started (run nanoseconds).
+	FaultTime int64 `json:"fault_time"`
+	// Action is how the disk was lost (wipe, torn-tail).
+	Action string `json:"action"`
+	// CaughtUp says whether the node caught up within the nemesis's wait;
+	// RecoveryMillis is from its restart to then.
+	CaughtUp       bool    `json:"caught_up"`
+	RecoveryMillis float64 `json:"recovery_ms,omitempty"`
+}
+
+// rejoins reads the disk-loss faults' heal records.
+func rejoins(windows []history.Window) []Rejoin {
+	var out []Rejoin
+	for _, w := range windows {
+		if w.Kind != "disk-loss" || w.StopOp == nil || w.StopOp.Fault == nil {
+			continue
+		}
+		f := w.StopOp.Fault
+		for _, node := range f.Targets {
+			r := Rejoin{Node: node, FaultTime: w.Start, Action: f.Action, CaughtUp: f.Params["caught_up."+node] != "false"}
+			if ms, err := strconv.ParseFloat(f.Params["recovery_ms."+node], 64); err == nil {
+				r.RecoveryMillis = ms
+			}
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Name returns "availability".
@@ -94,7 +133,17 @@ func (a Availability) Check(_ context.Context, in Input) Result {
 			*target = &since
 		}
 	}
+	d.Rejoins = rejoins(windows)
+	var lagging []string
+	for _, r := range d.Rejoins {
+		if !r.CaughtUp {
+			lagging = append(lagging, fmt.Sprintf("%s (%s at %s)", r.Node, r.Action, time.Duration(r.FaultTime).Round(time.Millisecond)))
+		}
+	}
 	switch {
+	case len(lagging) > 0:
+		res.Verdict = Invalid
+		res.Reason = fmt.Sprintf("after losing its disk, never caught up within the nemesis's wait: %s", strings.Join(lagging, ", "))
 	case len(windows) == 0:
 		res.Verdict = Valid
 		res.Reason = fmt.Sprintf("no faults; %d of %d ops ok", d.OutsideFaults.OK, d.OutsideFaults.Ops)

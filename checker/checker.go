@@ -59,6 +59,14 @@ type ReplicaState struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	Digest       string `json:"digest"`
 	Err          string `json:"err,omitempty"`
+	// Role, Leader, CommitIndex, LastLogIndex and Recovering say where a
+	// replica that differs stands (a lagging one, or one that diverged);
+	// they are not compared.
+	Role         string `json:"role,omitempty"`
+	Leader       string `json:"leader,omitempty"`
+	CommitIndex  uint64 `json:"commit_index,omitempty"`
+	LastLogIndex uint64 `json:"last_log_index,omitempty"`
+	Recovering   bool   `json:"recovering,omitempty"`
 }
 
 // Input is everything the checkers look at.

@@ -30,6 +30,9 @@ type ConvergenceDetails struct {
 	Unreachable []string       `json:"unreachable,omitempty"`
 	// Differing are the replicas outside the largest group.
 	Differing []string `json:"differing,omitempty"`
+	// Lagging are the differing replicas that applied less than the
+	// largest group: they did not catch up (as opposed to diverging).
+	Lagging []string `json:"lagging,omitempty"`
 }
 
 // Name returns "convergence".
@@ -76,20 +79,33 @@ func (c Convergence) Check(_ context.Context, in Input) Result {
 		}
 		return a.Digest < b.Digest
 	})
+	byNode := map[string]ReplicaState{}
+	for _, r := range in.Replicas {
+		byNode[r.Node] = r
+	}
 	var differ []string
 	for _, g := range d.Groups[min(1, len(d.Groups)):] {
 		for _, n := range g.Nodes {
 			d.Differing = append(d.Differing, n)
-			differ = append(differ, fmt.Sprintf("%s (applied %d, digest %s)", n, g.AppliedIndex, g.Digest))
+			if g.AppliedIndex < d.Groups[0].AppliedIndex {
+				d.Lagging = append(d.Lagging, n)
+				differ = append(differ, "lagging "+describeReplica(byNode[n]))
+			} else {
+				differ = append(differ, fmt.Sprintf("%s (applied %d, digest %s)", n, g.AppliedIndex, g.Digest))
+			}
 		}
 	}
 	sort.Strings(d.Differing)
+	sort.Strings(d.Lagging)
 	switch {
 	case len(d.Differing) > 0:
 		ref := d.Groups[0]
 		res.Verdict = Invalid
 		res.Reason = fmt.Sprintf("replicas differ from %s (applied %d, digest %s): %s",
 			strings.Join(ref.Nodes, ","), ref.AppliedIndex, ref.Digest, strings.Join(differ, "; "))
+		if leader, ok := leaderOf(in.Replicas); ok && len(d.Lagging) > 0 {
+			res.Reason += "; leader " + describeReplica(leader)
+		}
 	case len(d.Unreachable) > 0:
 		res.Verdict = Unknown
 		res.Reason = fmt.Sprintf("could not read the state of %s after healing", strings.Join(d.Unreachable, ", "))
@@ -98,4 +114,26 @@ func (c Convergence) Check(_ context.Context, in Input) Result {
 		res.Reason = fmt.Sprintf("all %d replicas applied %d with digest %s", len(in.Replicas), d.Groups[0].AppliedIndex, d.Groups[0].Digest)
 	}
 	return res
+}
+
+// describeReplica names a replica with the indexes that say how far it got.
+func describeReplica(r ReplicaState) string {
+	s := fmt.Sprintf("%s (applied %d, commit %d, last log %d", r.Node, r.AppliedIndex, r.CommitIndex, r.LastLogIndex)
+	if r.Role != "" {
+		s += ", " + r.Role
+	}
+	if r.Recovering {
+		s += ", recovering"
+	}
+	return s + ")"
+}
+
+// leaderOf returns the replica that reported itself leader, if one did.
+func leaderOf(replicas []ReplicaState) (ReplicaState, bool) {
+	for _, r := range replicas {
+		if r.Err == "" && strings.EqualFold(r.Role, "leader") {
+			return r, true
+		}
+	}
+	return ReplicaState{}, false
 }

@@ -147,6 +147,25 @@ func TestAvailability(t *testing.T) {
 		r := Availability{}.Check(context.Background(), Input{History: new(builder).write(0, "k", 1, ok).h})
 		assert.Equal(t, Valid, r.Verdict)
 	})
+	diskLoss := func(params map[string]string) *builder {
+		b := new(builder).write(0, "k", 1, ok).fault("disk-loss", true)
+		stop := &history.Fault{Kind: "disk-loss", Action: "wipe", Targets: []string{"n1"}, Params: params}
+		b.add(history.Op{Type: history.Invoke, Process: history.NemesisProcess, F: history.FStop, Fault: stop})
+		b.add(history.Op{Type: history.OK, Process: history.NemesisProcess, F: history.FStop, Fault: stop})
+		return b.write(0, "k", 2, ok)
+	}
+	t.Run("a node that lost its disk caught up", func(t *testing.T) {
+		r := Availability{}.Check(context.Background(), Input{History: diskLoss(map[string]string{"recovery_ms.n1": "812.5"}).h})
+		require.Equal(t, Valid, r.Verdict, r.Reason)
+		d := r.Details.(*AvailabilityDetails)
+		require.Len(t, d.Rejoins, 1)
+		assert.Equal(t, Rejoin{Node: "n1", FaultTime: d.Rejoins[0].FaultTime, Action: "wipe", CaughtUp: true, RecoveryMillis: 812.5}, d.Rejoins[0])
+	})
+	t.Run("a node that lost its disk never caught up", func(t *testing.T) {
+		r := Availability{}.Check(context.Background(), Input{History: diskLoss(map[string]string{"caught_up.n1": "false"}).h})
+		assert.Equal(t, Invalid, r.Verdict)
+		assert.Contains(t, r.Reason, "never caught up within the nemesis's wait: n1 (wipe at")
+	})
 }
 
 func TestConvergence(t *testing.T) {
@@ -158,7 +177,12 @@ func TestConvergence(t *testing.T) {
 		reason   string
 	}{
 		{"converged", same, Valid, "all 3 replicas"},
-		{"one lags", []ReplicaState{same[0], same[1], {Node: "n3", AppliedIndex: 7, Digest: "cd"}}, Invalid, "n3 (applied 7, digest cd)"},
+		{"one lags", []ReplicaState{same[0], same[1], {Node: "n3", AppliedIndex: 7, Digest: "cd"}}, Invalid, "lagging n3 (applied 7, commit 0, last log 0)"},
+		{"a lagging replica is shown next to the leader", []ReplicaState{
+			{Node: "n1", AppliedIndex: 9, Digest: "ab", Role: "leader", CommitIndex: 9, LastLogIndex: 9}, same[1],
+			{Node: "n3", Role: "follower", Recovering: true}}, Invalid,
+			"lagging n3 (applied 0, commit 0, last log 0, follower, recovering); leader n1 (applied 9, commit 9, last log 9, leader)"},
+		{"diverged at the same index", []ReplicaState{same[0], same[1], {Node: "n3", AppliedIndex: 9, Digest: "cd"}}, Invalid, "n3 (applied 9, digest cd)"},
 		{"same index, different digest", []ReplicaState{same[0], {Node: "n2", AppliedIndex: 9, Digest: "ff"}, same[2]}, Invalid, "n2"},
 		{"unreachable", []ReplicaState{same[0], same[1], {Node: "n3", Err: "connection refused"}}, Unknown, "n3"},
 		{"differ beats unreachable", []ReplicaState{same[0], same[1], {Node: "n3", AppliedIndex: 1}, {Node: "n4", Err: "x"}}, Invalid, "n3"},

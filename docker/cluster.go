@@ -60,6 +60,10 @@ type Cluster struct {
 	opts   ClusterOptions
 	logger *slog.Logger
 	http   *http.Client
+	// secret is the run's cluster secret: fresh for every cluster, given to
+	// every node as a file (see createContainer), so only this run's nodes
+	// can join each other's replication.
+	secret []byte
 
 	nodes  []*node // n1..nN, fixed at NewCluster
 	byName map[string]*node
@@ -101,6 +105,8 @@ type node struct {
 	// rulesStale is set when the desired network rules changed while the
 	// node could not run the agent (paused); Resume applies them.
 	rulesStale bool
+	// priorLogs is the output of containers LoseDisk replaced.
+	priorLogs []byte
 }
 
 var runIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
@@ -143,7 +149,12 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	secret, err := newClusterSecret()
+	if err != nil {
+		return nil, fmt.Errorf("new cluster: %w", err)
+	}
 	c := &Cluster{
+		secret:  secret,
 		opts:    opts,
 		logger:  logger.With("run", opts.RunID),
 		http:    &http.Client{Transport: faultclient.Transport()},
@@ -159,6 +170,16 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		c.byName[n.name] = n
 	}
 	return c, nil
+}
+
+// newClusterSecret returns 32 random bytes, hex-encoded: text, so the file
+// reads the same in any editor and kvnode's whitespace trimming is moot.
+func newClusterSecret() ([]byte, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("random cluster secret: %w", err)
+	}
+	return []byte(hex.EncodeToString(b[:])), nil
 }
 
 // RunID returns the run id the containers are labelled with.

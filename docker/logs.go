@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,11 +36,6 @@ func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 }
 
 func (c *Cluster) writeLog(ctx context.Context, n *node, path string) (err error) {
-	rc, err := c.cli.ContainerLogs(ctx, n.containerID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
-	if err != nil {
-		return fmt.Errorf("logs of %s: %w", n.name, err)
-	}
-	defer rc.Close()
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("logs of %s: %w", n.name, err)
@@ -49,7 +45,20 @@ func (c *Cluster) writeLog(ctx context.Context, n *node, path string) (err error
 			err = fmt.Errorf("logs of %s: %w", n.name, cerr)
 		}
 	}()
-	if _, err := stdcopy.StdCopy(f, f, rc); err != nil {
+	if _, err := f.Write(n.priorLogs); err != nil {
+		return fmt.Errorf("logs of %s: %w", n.name, err)
+	}
+	return c.copyLog(ctx, n, f)
+}
+
+// copyLog copies the output of the node's current container to w.
+func (c *Cluster) copyLog(ctx context.Context, n *node, w io.Writer) error {
+	rc, err := c.cli.ContainerLogs(ctx, n.containerID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return fmt.Errorf("logs of %s: %w", n.name, err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil {
 		return fmt.Errorf("logs of %s: %w", n.name, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -140,16 +141,22 @@ func (c *Cluster) peerFlags() (peers, peerHTTP string) {
 	return strings.Join(p, ","), strings.Join(h, ",")
 }
 
+// secretPath is the node's cluster secret file, in the container's
+// writable layer (the image is FROM scratch: its root is the only directory
+// sure to exist).
+const secretPath = "/cluster-secret"
+
 func (c *Cluster) nodeCommand(n *node) []string {
 	peers, peerHTTP := c.peerFlags()
 	cmd := []string{"/" + NodeBinary,
 		"--id", n.name,
 		"--peers", peers,
 		"--peer-http", peerHTTP,
-		"--data-dir", "/data",
+		"--data-dir", dataDir,
 		"--listen-client", fmt.Sprintf(":%d", ClientPort),
 		"--listen-peer", fmt.Sprintf(":%d", PeerPort),
 		"--enable-fault-hooks",
+		"--cluster-secret-file", secretPath,
 	}
 	return append(cmd, c.opts.NodeFlags...)
 }
@@ -160,13 +167,18 @@ func (c *Cluster) createContainers(ctx context.Context) error {
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
 	for i, n := range c.nodes {
-		wg.Go(func() { errs[i] = c.createContainer(ctx, n) })
+		wg.Go(func() { errs[i] = c.createContainer(ctx, n, true) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (c *Cluster) createContainer(ctx context.Context, n *node) error {
+// dataDir is the node's data dir, in the container's writable layer.
+const dataDir = "/data"
+
+// createContainer creates the node's container and, with start, starts it
+// and reads its host port (Start does that for a container created stopped).
+func (c *Cluster) createContainer(ctx context.Context, n *node, start bool) error {
 	labels := c.labels()
 	labels[LabelNode] = n.name
 	netName := c.networkName()
@@ -179,6 +191,12 @@ func (c *Cluster) createContainer(ctx context.Context, n *node) error {
 		Networks:       []string{netName},
 		NetworkAliases: map[string][]string{netName: {n.name}},
 		Labels:         labels,
+		// The secret goes in as a file, copied in after the container is
+		// created and before it starts: a flag would show it in docker
+		// inspect, docker ps and the node's /proc/1/cmdline.
+		Files: []testcontainers.ContainerFile{{
+			Reader: bytes.NewReader(c.secret), ContainerFilePath: secretPath, FileMode: 0o400,
+		}},
 		ConfigModifier: func(cfg *container.Config) { cfg.Hostname = n.name },
 		HostConfigModifier: func(hc *container.HostConfig) {
 			// NET_ADMIN lets faultline-agent change nftables in the
@@ -194,7 +212,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node) error {
 	}
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: req,
-		Started:          true,
+		Started:          start,
 		Logger:           tcLogger{c.logger},
 	})
 	if ctr != nil {
@@ -202,6 +220,9 @@ func (c *Cluster) createContainer(ctx context.Context, n *node) error {
 	}
 	if err != nil {
 		return fmt.Errorf("start container %s: %s", n.containerName, oneLine(err))
+	}
+	if !start {
+		return nil
 	}
 	return c.refreshEndpoint(ctx, n)
 }

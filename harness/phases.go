@@ -122,7 +122,8 @@ func convergence(ctx context.Context, db DB) []checker.ReplicaState {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			st, err := db.Status(sctx, node)
 			cancel()
-			rs := checker.ReplicaState{Node: node, AppliedIndex: st.AppliedIndex, Digest: st.Digest}
+			rs := checker.ReplicaState{Node: node, AppliedIndex: st.AppliedIndex, Digest: st.Digest,
+				Role: st.Role, Leader: st.Leader, CommitIndex: st.CommitIndex, LastLogIndex: st.LastLogIndex, Recovering: st.Recovering}
 			if err != nil {
 				rs.Err = err.Error()
 			}

@@ -35,6 +35,8 @@ func (n *Nemesis) apply(ctx context.Context, fault *history.Fault) error {
 		})
 	case KindClock:
 		return n.applyClock(ctx, fault)
+	case KindDiskLoss:
+		return n.applyDiskLoss(ctx, fault)
 	case KindLoss:
 		n.networkDirty = true
 		return n.eachLink(fault, func(node string, peers []string) error {
@@ -76,6 +78,8 @@ func (n *Nemesis) heal(ctx context.Context, fault *history.Fault) error {
 		return n.healSkewedLeader(ctx, fault)
 	case KindVoterCrash, KindFigure8:
 		return n.healCrashFault(ctx, fault)
+	case KindDiskLoss:
+		return n.healDiskLoss(ctx, fault)
 	case KindKill:
 		recovery, err := n.startKilled(ctx)
 		var longest time.Duration

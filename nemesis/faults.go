@@ -48,12 +48,12 @@ const (
 )
 
 // Kinds lists every fault kind in the order ParseFaults reports them.
-var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8}
+var Kinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDiskLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8}
 
 // AllKinds is what "all" expands to: every basic kind that runs on any
 // kernel (delay needs netem, and the targeted kinds are for hunting specific
 // bugs, so those must be asked for by name).
-var AllKinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss}
+var AllKinds = []string{KindPartition, KindKill, KindPause, KindClock, KindLoss, KindDiskLoss}
 
 // ErrNoNetem is returned when delay is requested on a kernel without netem.
 var ErrNoNetem = errors.New("the kernel lacks netem: --nemesis delay cannot run here")

@@ -63,6 +63,11 @@ type memCluster struct {
 	// failNext makes the next calls of the named method fail, as many
 	// times as it says.
 	failNext map[string]int
+	// recovering maps a node that lost its disk to the number of Status
+	// calls it still answers as recovering (-1: for ever).
+	recovering map[string]int
+	// diskLosses lists "node action cut" for each LoseDisk.
+	diskLosses []string
 }
 
 func newMemCluster(n int) *memCluster {
@@ -80,7 +85,30 @@ func newMemCluster(n int) *memCluster {
 		rates:      map[string]float64{},
 		failNext:   map[string]int{},
 		armed:      map[string]bool{},
+		recovering: map[string]int{},
 	}
+}
+
+// catchUpAfter is how many Status calls a node that lost its disk answers
+// as recovering.
+const catchUpAfter = 3
+
+func (c *memCluster) LoseDisk(ctx context.Context, node, action string, cut int64) error {
+	done, err := c.call(ctx, "LoseDisk", node)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := c.up(node); err != nil {
+		return err
+	}
+	c.killed[node] = true
+	c.disarm(node)
+	if c.recovering[node] >= 0 {
+		c.recovering[node] = catchUpAfter
+	}
+	c.diskLosses = append(c.diskLosses, fmt.Sprintf("%s %s %d", node, action, cut))
+	return nil
 }
 
 var errInjected = errors.New("injected failure")
@@ -172,6 +200,15 @@ func (c *memCluster) Status(ctx context.Context, node string) (client.Status, er
 	c.observe()
 	st := client.Status{ID: node, Role: "follower", Generation: c.generation, Leader: c.leader,
 		ClockOffsetMillis: c.offsets[node], ClockRate: c.rateOf(node)}
+	if left, ok := c.recovering[node]; ok {
+		st.Recovering = true
+		switch {
+		case left == 1:
+			delete(c.recovering, node)
+		case left > 1:
+			c.recovering[node] = left - 1
+		}
+	}
 	if node == c.leader {
 		st.Role = "leader"
 	}

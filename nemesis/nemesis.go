@@ -41,14 +41,15 @@ const stepTimeout = 2 * time.Minute
 
 // Nemesis runs a fault schedule against a Cluster and heals what it did.
 type Nemesis struct {
-	cluster  Cluster
-	rec      Recorder
-	opts     Options
-	nodes    []string
-	log      *slog.Logger
-	delayer  Delayer
-	silencer Silencer
-	crasher  CrashPointer
+	cluster   Cluster
+	rec       Recorder
+	opts      Options
+	nodes     []string
+	log       *slog.Logger
+	delayer   Delayer
+	silencer  Silencer
+	crasher   CrashPointer
+	diskLoser DiskLoser
 
 	// mu serialises applying and healing faults, and guards the state
 	// below. It is held across cluster calls: a fault is started, stopped or
@@ -70,6 +71,9 @@ type Nemesis struct {
 	// armed holds nodes with a crash point the nemesis armed and has not
 	// disarmed (or seen restarted).
 	armed map[string]bool
+	// restartedAt holds when each node that lost its disk was restarted,
+	// until it caught up.
+	restartedAt map[string]time.Time
 	// seq numbers the faults started, to match a stop to its start.
 	seq int
 	// newLeaderWait bounds stale-leader's wait for an election.
@@ -94,15 +98,16 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 		return nil, err
 	}
 	n := &Nemesis{
-		cluster:    c,
-		rec:        rec,
-		opts:       opts,
-		nodes:      slices.Clone(nodes),
-		log:        opts.Logger,
-		killed:     map[string]bool{},
-		paused:     map[string]bool{},
-		clockDirty: map[string]bool{},
-		armed:      map[string]bool{},
+		cluster:     c,
+		rec:         rec,
+		opts:        opts,
+		nodes:       slices.Clone(nodes),
+		log:         opts.Logger,
+		killed:      map[string]bool{},
+		paused:      map[string]bool{},
+		clockDirty:  map[string]bool{},
+		armed:       map[string]bool{},
+		restartedAt: map[string]time.Time{},
 
 		newLeaderWait: newLeaderWait,
 	}
@@ -141,6 +146,13 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 			return nil, fmt.Errorf("the cluster backend has no crash points: --nemesis %s cannot run here", kind)
 		}
 		n.crasher = cp
+	}
+	if slices.Contains(opts.Faults, KindDiskLoss) {
+		d, ok := c.(DiskLoser)
+		if !ok {
+			return nil, fmt.Errorf("the cluster backend cannot take a node's disk away: --nemesis %s cannot run here", KindDiskLoss)
+		}
+		n.diskLoser = d
 	}
 	return n, nil
 }

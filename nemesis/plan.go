@@ -87,6 +87,8 @@ func (p *planner) next() Step {
 		p.planProcess(&step, pauseShapes)
 	case KindClock:
 		p.planClock(&step)
+	case KindDiskLoss:
+		p.planDiskLoss(&step)
 	case KindLoss:
 		p.planLink(&step)
 		step.Fault.LossPercent = lossPercents[p.rng.IntN(len(lossPercents))]
@@ -229,6 +231,9 @@ func validate(nodes []string, opts Options) error {
 		}
 		if (kind == KindVoterCrash || kind == KindFigure8) && len(nodes) < 3 {
 			return fmt.Errorf("nemesis: %s needs at least 3 nodes (old leader, winner and voter), the cluster has %d", kind, len(nodes))
+		}
+		if kind == KindDiskLoss && len(nodes) < 3 {
+			return fmt.Errorf("nemesis: %s needs at least 3 nodes (a minority loses its disks while a majority keeps them), the cluster has %d", kind, len(nodes))
 		}
 		if isNetworkKind(kind) && len(nodes) < 2 {
 			return fmt.Errorf("nemesis: %s needs at least 2 nodes, the cluster has %d", kind, len(nodes))
