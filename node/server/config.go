@@ -179,6 +179,15 @@ type Config struct {
 	EnableFaultHooks bool
 	Unsafe           UnsafeSet
 
+	// ClusterSecret is the secret every peer must prove it knows before its
+	// peer connection is used (node/transport). Empty: the peer port is
+	// unauthenticated, which the node warns about at start.
+	ClusterSecret []byte
+	// MaxPeerFrameBytes bounds one peer frame, sent or received; use the
+	// same on every node. Zero: sized for the largest append, and at least
+	// 256 MiB for snapshots (see peerFrameBytes).
+	MaxPeerFrameBytes int64
+
 	// Tuning. Zero values take the defaults below.
 	MaxInflightAppends    int
 	MaxEntriesPerAppend   int
@@ -335,6 +344,7 @@ func (c *Config) Validate() error {
 	if _, err := ParseReadMode(string(c.ReadMode)); c.ReadMode != "" && err != nil {
 		errs = append(errs, fmt.Errorf("--read-mode: %w", err))
 	}
+	errs = append(errs, c.validatePeers()...)
 	return errors.Join(errs...)
 }
 
