@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -107,12 +108,15 @@ func parseFlags(args []string, stdout io.Writer) (cfg server.Config, level slog.
 		maxInflight      = fs.Int("max-inflight-appends", 64, "most appends the leader has unacknowledged per follower (the request pipeline's depth)")
 		enableFaultHooks = fs.Bool("enable-fault-hooks", false, "register POST /admin/clock and /admin/crash-point (clock, voter-crash and figure-8 nemeses); off in production")
 		unsafeList       = fs.String("unsafe", "", "deliberately unsafe switches, comma-separated: "+strings.Join(server.UnsafeNames(), ","))
+		secretFile       = fs.String("cluster-secret-file", "", "file holding the cluster secret (at least 16 bytes; surrounding whitespace is trimmed): every peer must prove it knows the same secret before it may replicate. Without a secret the peer port is unauthenticated")
+		secretLiteral    = fs.String("cluster-secret", "", "the cluster secret itself; visible to anyone who can list processes (ps, /proc): prefer --cluster-secret-file")
+		maxPeerFrame     = fs.Int64("max-peer-frame-bytes", 0, "largest peer frame sent or accepted, the same on every node; 0: sized for the largest append (--max-append-entries x about 4 MiB) and at least 256 MiB for snapshots")
 		logLevel         = fs.String("log-level", "info", "debug, info, warn or error")
 	)
 	fs.StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile to this file until shutdown (for tuning)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: kvnode --id n1 --peers n1=host:7000,n2=... --data-dir DIR [flags]\n       kvnode bench [flags]  (kvnode bench --help)\n\nflags:")
+			fmt.Fprintln(stdout, "usage: kvnode --id n1 --peers n1=host:7000,n2=... --data-dir DIR --cluster-secret-file FILE [flags]\n       kvnode bench [flags]  (kvnode bench --help)\n\nflags:")
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return cfg, 0, "", err
@@ -128,6 +132,10 @@ func parseFlags(args []string, stdout io.Writer) (cfg server.Config, level slog.
 		Tick: *tick, ElectionTimeout: *electionTimeout, HeartbeatInterval: *heartbeat,
 		RequestTimeout: *requestTimeout, SegmentBytes: *segmentBytes, SnapshotEntries: *snapshotEntries,
 		EnableFaultHooks: *enableFaultHooks, MaxEntriesPerAppend: *maxAppend, MaxInflightAppends: *maxInflight,
+		MaxPeerFrameBytes: *maxPeerFrame,
+	}
+	if cfg.ClusterSecret, err = clusterSecret(*secretFile, *secretLiteral); err != nil {
+		return cfg, 0, "", err
 	}
 	if *maxAppend < 1 {
 		return cfg, 0, "", usageError{fmt.Errorf("--max-append-entries %d: send at least one entry per append, e.g. --max-append-entries 256", *maxAppend)}
@@ -158,6 +166,47 @@ func parseFlags(args []string, stdout io.Writer) (cfg server.Config, level slog.
 		return cfg, 0, "", usageError{err}
 	}
 	return cfg, level, cpuProfile, nil
+}
+
+// maxSecretFileBytes bounds what --cluster-secret-file reads, so a path to
+// a device or a huge file fails instead of filling memory.
+const maxSecretFileBytes = 4096
+
+// clusterSecret returns the secret from --cluster-secret-file (its content,
+// surrounding whitespace trimmed) or --cluster-secret; nil when neither is
+// given. A file that cannot be read is a runtime error (exit 1); giving both
+// flags, or an empty secret, is a usage error. The secret itself never
+// appears in an error.
+func clusterSecret(path, literal string) ([]byte, error) {
+	switch {
+	case path != "" && literal != "":
+		return nil, usageError{errors.New("--cluster-secret-file and --cluster-secret both given: keep --cluster-secret-file")}
+	case literal != "":
+		secret := strings.TrimSpace(literal)
+		if secret == "" {
+			return nil, usageError{errors.New("--cluster-secret is blank: give a secret of at least 16 bytes, or better --cluster-secret-file")}
+		}
+		return []byte(secret), nil
+	case path == "":
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --cluster-secret-file: %w (create it, e.g. head -c 32 /dev/urandom | base64 > %s, with the same content on every node)", err, path)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read --cluster-secret-file %s: %w", path, err)
+	}
+	if len(b) > maxSecretFileBytes {
+		return nil, usageError{fmt.Errorf("--cluster-secret-file %s is longer than %d bytes: is it the right file? a 32-byte random secret is plenty", path, maxSecretFileBytes)}
+	}
+	secret := bytes.TrimSpace(b)
+	if len(secret) == 0 {
+		return nil, usageError{fmt.Errorf("--cluster-secret-file %s is empty: write a secret of at least 16 bytes to it, e.g. head -c 32 /dev/urandom | base64 > %s", path, path)}
+	}
+	return secret, nil
 }
 
 // startCPUProfile profiles the process until the returned function is called.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +95,66 @@ func TestBenchFlags(t *testing.T) {
 	_, err = parseBenchFlags([]string{"--target", "followers"}, io.Discard)
 	var ue usageError
 	assert.True(t, errors.As(err, &ue))
+}
+
+func TestParseFlagsClusterSecret(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		return path
+	}
+	good := write("good", "  c2VjcmV0IHNlY3JldCBzZWNyZXQ=\n")
+	base := []string{"--id", "n1", "--peers", "n1=127.0.0.1:7001", "--data-dir", "/tmp/d"}
+	cases := []struct {
+		name      string
+		args      []string
+		want      string // the secret; "" with wantErr empty: none
+		wantErr   string
+		wantUsage bool
+	}{
+		{name: "none: unauthenticated", args: base},
+		{name: "from a file, trimmed", args: append(base, "--cluster-secret-file", good), want: "c2VjcmV0IHNlY3JldCBzZWNyZXQ="},
+		{name: "literal", args: append(base, "--cluster-secret", "literal secret of 24 b"), want: "literal secret of 24 b"},
+		{name: "both", args: append(base, "--cluster-secret-file", good, "--cluster-secret", "literal secret of 24 b"),
+			wantErr: "both given", wantUsage: true},
+		{name: "missing file", args: append(base, "--cluster-secret-file", filepath.Join(dir, "nope")),
+			wantErr: "head -c 32 /dev/urandom"},
+		{name: "empty file", args: append(base, "--cluster-secret-file", write("empty", " \n")), wantErr: "is empty", wantUsage: true},
+		{name: "huge file", args: append(base, "--cluster-secret-file", write("huge", strings.Repeat("x", 5000))),
+			wantErr: "longer than", wantUsage: true},
+		{name: "short secret", args: append(base, "--cluster-secret-file", write("short", "hunter2\n")),
+			wantErr: "use at least 16", wantUsage: true},
+		{name: "blank literal", args: append(base, "--cluster-secret", "   "), wantErr: "blank", wantUsage: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, _, err := parseFlags(tc.args, io.Discard)
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				if tc.want == "" {
+					assert.Nil(t, cfg.ClusterSecret)
+				} else {
+					assert.Equal(t, []byte(tc.want), cfg.ClusterSecret)
+				}
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.wantErr)
+			assert.NotContains(t, err.Error(), "literal secret", "the secret never appears in an error")
+			var ue usageError
+			assert.Equal(t, tc.wantUsage, errors.As(err, &ue), "usage error (exit 2) or runtime error (exit 1): %v", err)
+		})
+	}
+}
+
+func TestParseFlagsMaxPeerFrameBytes(t *testing.T) {
+	base := []string{"--id", "n1", "--peers", "n1=127.0.0.1:7001", "--data-dir", "/tmp/d"}
+	cfg, _, _, err := parseFlags(append(base, "--max-peer-frame-bytes", "3000000000"), io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3000000000), cfg.MaxPeerFrameBytes)
+	_, _, _, err = parseFlags(append(base, "--max-peer-frame-bytes", "1048576"), io.Discard)
+	var ue usageError
+	require.True(t, errors.As(err, &ue), "below the largest append: %v", err)
+	assert.Contains(t, err.Error(), "--max-append-entries")
 }
