@@ -64,6 +64,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"bad unsafe switch", []string{"--unsafe", "yolo"}, "unknown unsafe switch"},
 		{"election below heartbeat", []string{"--id", "n1", "--peers", "n1=127.0.0.1:7000", "--data-dir", dir,
 			"--election-timeout", "100ms", "--heartbeat-interval", "100ms"}, "at least twice"},
+		{"short cluster secret", append(nodeArgs(t, dir), "--cluster-secret", "hunter2"), "use at least 16"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,6 +97,13 @@ func TestRuntimeErrorsExitOne(t *testing.T) {
 		code, stderr := runKvnode(t, nodeArgs(t, filepath.Join(file, "data"))...)
 		assert.Equal(t, 1, code, stderr)
 		assert.Contains(t, stderr, "--data-dir")
+	})
+	t.Run("cluster secret file missing", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "no-such-secret")
+		code, stderr := runKvnode(t, append(nodeArgs(t, t.TempDir()), "--cluster-secret-file", missing)...)
+		assert.Equal(t, 1, code, stderr)
+		assert.Contains(t, stderr, "--cluster-secret-file")
+		assert.Contains(t, stderr, missing)
 	})
 	t.Run("corrupt wal", func(t *testing.T) {
 		c := startCluster(t, 1, "--segment-bytes=1024")

@@ -6,6 +6,8 @@ package test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -84,7 +86,10 @@ func (n *Node) Running() bool {
 type Cluster struct {
 	opts  Options
 	Nodes []*Node
-	http  *http.Client
+	// SecretFile holds the cluster secret every node is started with: a
+	// fresh one per cluster, in Dir, readable only by its owner.
+	SecretFile string
+	http       *http.Client
 }
 
 // Start launches the cluster and returns once every process is running (not
@@ -100,7 +105,11 @@ func Start(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, http: &http.Client{Timeout: 2 * time.Second, Transport: client.Transport()}}
+	secretFile, err := writeSecret(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: opts, SecretFile: secretFile, http: &http.Client{Timeout: 2 * time.Second, Transport: client.Transport()}}
 	var peers, peerHTTP []string
 	for i := range opts.Nodes {
 		id := fmt.Sprintf("n%d", i+1)
@@ -123,6 +132,7 @@ func Start(opts Options) (*Cluster, error) {
 			"--data-dir", n.DataDir,
 			"--listen-client", n.ClientAddr,
 			"--listen-peer", n.PeerAddr,
+			"--cluster-secret-file", secretFile,
 		}, opts.Flags...)
 		if opts.NodeFlags != nil {
 			n.args = append(n.args, opts.NodeFlags(n)...)
@@ -133,6 +143,20 @@ func Start(opts Options) (*Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// writeSecret writes a fresh random cluster secret (32 bytes, hex) to
+// dir/cluster-secret, mode 0600, and returns the file's path.
+func writeSecret(dir string) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random cluster secret: %w", err)
+	}
+	path := filepath.Join(dir, "cluster-secret")
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(b[:])+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write cluster secret: %w", err)
+	}
+	return path, nil
 }
 
 // freePorts asks the kernel for n distinct free loopback ports.
