@@ -40,8 +40,20 @@ func TestNewClusterDefaultsAndCommandLine(t *testing.T) {
 	cmd := strings.Join(c.nodeCommand(c.byName["n2"]), " ")
 	assert.Contains(t, cmd, "/kvnode --id n2 --peers n1=10.77.4.11:7000,n2=10.77.4.12:7000,")
 	assert.Contains(t, cmd, "--peer-http n1=10.77.4.11:8000,")
-	assert.Contains(t, cmd, "--data-dir /data --listen-client :8000 --listen-peer :7000 --enable-fault-hooks --read-mode lease")
+	assert.Contains(t, cmd, "--data-dir /data --listen-client :8000 --listen-peer :7000 --enable-fault-hooks --cluster-secret-file /cluster-secret --read-mode lease")
 	assert.Equal(t, "faultline-r1-n2", c.byName["n2"].containerName)
+}
+
+func TestEveryClusterHasItsOwnSecret(t *testing.T) {
+	a, err := NewCluster(ClusterOptions{Image: "faultline-node:test", RunID: "r1"})
+	require.NoError(t, err)
+	b, err := NewCluster(ClusterOptions{Image: "faultline-node:test", RunID: "r1"})
+	require.NoError(t, err)
+	assert.Regexp(t, "^[0-9a-f]{64}$", string(a.secret), "32 random bytes, hex")
+	assert.NotEqual(t, a.secret, b.secret, "a fresh secret per run, even with the same run id")
+	for _, n := range a.nodes {
+		assert.NotContains(t, strings.Join(a.nodeCommand(n), " "), string(a.secret), "the secret travels as a file, not on the command line")
+	}
 }
 
 func TestFaultsBeforeSetupAreErrors(t *testing.T) {
