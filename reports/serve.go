@@ -17,11 +17,15 @@ import (
 // its context is done.
 const shutdownTimeout = 5 * time.Second
 
+// ErrListen is returned (wrapped) when Serve cannot listen on its address.
+var ErrListen = errors.New("cannot listen")
+
 // Serve serves the store directory over HTTP on addr until ctx is done. The
 // store index is regenerated on every request for "/" or "/index.html", so
 // runs added since the server started show up on reload; everything else is
 // served as files. It returns nil after a clean shutdown, and an error naming
-// the address when it cannot listen (for example, the port is in use).
+// the address and wrapping ErrListen when it cannot listen (for example, the
+// port is in use).
 func Serve(ctx context.Context, addr, storeDir string, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.Default()
@@ -35,7 +39,7 @@ func Serve(ctx context.Context, addr, storeDir string, logger *slog.Logger) erro
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("serve: listen on %s: %w (is another server using it? choose another address with --addr)", addr, err)
+		return fmt.Errorf("serve: %w on %s: %w (is another server using it? choose another address with --addr)", ErrListen, addr, err)
 	}
 	return serveListener(ctx, ln, storeDir, logger)
 }

@@ -55,6 +55,9 @@ harness error.`,
 			if err := base.Validate(); err != nil {
 				return err
 			}
+			if err := requireWritableDir("--store", base.Store); err != nil {
+				return err
+			}
 			base.Name = ""
 			opts.Base, opts.Out, opts.Logger = base, os.Stdout, slog.Default()
 			ctx := cmd.Context()

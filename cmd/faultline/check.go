@@ -15,9 +15,17 @@ func newCheckCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check <run-dir>",
 		Short: "Re-run all checkers on a stored history (no Docker needed) and rewrite results.json",
-		Args:  oneArg("run directory"),
+		Long: `check re-runs every checker of the run's workload on the history stored in a run
+directory (store/latest, or store/<test>/<time>) and rewrites results.json and the report.
+It exits with the verdict (0 valid, 1 invalid, 2 unknown). A path that holds no run, or a
+malformed test.json or history.jsonl, exits 254 with the file (and line) at fault and no
+verdict; 255 means the results or the report could not be written.`,
+		Args: oneArg("run directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := harness.CheckDir(cmd.Context(), args[0], timeout)
+			if harness.IsUsage(err) {
+				return err
+			}
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}

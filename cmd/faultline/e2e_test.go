@@ -83,38 +83,6 @@ func leftovers(t *testing.T, runID string) int {
 	return n
 }
 
-func TestBadArgumentsExit254(t *testing.T) {
-	for _, args := range [][]string{
-		{"test", "--nodes", "0"},
-		{"test", "--workload", "nope"},
-		{"test", "--nemesis", "earthquake"},
-		{"test", "--bogus-flag"},
-		{"check"},
-	} {
-		var stderr bytes.Buffer
-		cmd := faultline(context.Background(), args...)
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		assert.Equal(t, 254, exitCode(err), "faultline %v: %s", args, stderr.String())
-		assert.NotEmpty(t, strings.TrimSpace(stderr.String()), "a bad argument must say what is wrong")
-	}
-}
-
-func TestCheckMalformedHistoryIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "test.json"), []byte(`{"name":"x","workload":"register"}`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "history.jsonl"),
-		[]byte("{\"format\":\"faultline-history\",\"version\":1}\n{oops}\n{\"index\":1}\n"), 0o644))
-	var stderr bytes.Buffer
-	cmd := faultline(context.Background(), "check", dir)
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	assert.Equal(t, 255, exitCode(err))
-	assert.Contains(t, stderr.String(), "line 2")
-	_, statErr := os.Stat(filepath.Join(dir, "results.json"))
-	assert.True(t, os.IsNotExist(statErr), "a malformed history must give no verdict")
-}
-
 func TestRegisterRunOnRealCluster(t *testing.T) {
 	requireDocker(t)
 	store := t.TempDir()

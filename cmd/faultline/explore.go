@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,6 +39,14 @@ var exploreDrawnFlags = []string{"nodes", "time-limit", "nemesis-interval", "wor
 func (n nightlyFlags) validate(cmd *cobra.Command) error {
 	if n.keepLast < 0 {
 		return harness.Usagef("--keep-last %d: give 0 (keep all) or a positive number of runs", n.keepLast)
+	}
+	if n.junit != "" {
+		if fi, err := os.Stat(n.junit); err == nil && fi.IsDir() {
+			return harness.Usagef("--junit %s is a directory: give a file name, e.g. --junit %s", n.junit, filepath.Join(n.junit, "junit.xml"))
+		}
+		if err := requireWritableDir("--junit", filepath.Dir(n.junit)); err != nil {
+			return err
+		}
 	}
 	if !n.explore {
 		if cmd.Flags().Changed("budget") {

@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -34,27 +36,35 @@ func (e *exitError) Error() string {
 }
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
-func run() int {
+// run executes the command line args and returns the exit code; errors are
+// reported on stderr (commands write their own output to os.Stdout).
+func run(args []string, stderr io.Writer) int {
 	ctx, stop := interruptContext()
 	defer stop()
 	root := newRootCommand()
-	err := root.ExecuteContext(ctx)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return harness.ExitValid
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "faultline:", ee.err)
+			fmt.Fprintln(stderr, "faultline:", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "faultline:", err)
+	fmt.Fprintln(stderr, "faultline:", err)
 	if harness.IsUsage(err) {
-		fmt.Fprintln(os.Stderr, "run 'faultline --help' for usage")
+		if cmd == nil {
+			cmd = root
+		}
+		if !strings.Contains(err.Error(), "--help") {
+			fmt.Fprintf(stderr, "run '%s --help' for usage\n", cmd.CommandPath())
+		}
 		return harness.ExitBadArgs
 	}
 	return harness.ExitInternal
@@ -99,7 +109,65 @@ func newRootCommand() *cobra.Command {
 	})
 	root.AddCommand(newTestCommand(), newSuiteCommand(), newCheckCommand(), newReportCommand(),
 		newServeCommand(), newCleanupCommand(), newImageCommand(), newBugsCommand())
+	root.SetHelpCommand(newHelpCommand())
+	root.InitDefaultCompletionCmd()
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes every command that only groups subcommands
+// (the root, completion) refuse an unknown subcommand as a usage error. Left
+// to cobra, the root fails with an untyped error (exit 255) and the others
+// print their help and exit 0. With no argument they still print their help.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	if cmd.HasSubCommands() && !cmd.Runnable() {
+		cmd.SuggestionsMinimumDistance = 2
+		cmd.Args = knownSubcommand
+		cmd.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	}
+	for _, sub := range cmd.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+}
+
+// knownSubcommand is the Args of a command that only groups subcommands:
+// cobra hands it the arguments when none names a subcommand.
+func knownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	hint := ""
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return harness.Usagef("unknown command %q for %q%s: choose one of %s",
+		args[0], cmd.CommandPath(), hint, strings.Join(subcommandNames(cmd), ", "))
+}
+
+func subcommandNames(cmd *cobra.Command) []string {
+	var names []string
+	for _, sub := range cmd.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return names
+}
+
+// newHelpCommand replaces cobra's help command, which prints "Unknown help
+// topic" and exits 0 for a command that does not exist.
+func newHelpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return harness.Usagef("no help topic %q: run 'faultline --help' for the list of commands", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }
 
 // noArgs rejects positional arguments as a usage error.

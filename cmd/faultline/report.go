@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -19,15 +21,20 @@ func newReportCommand() *cobra.Command {
 		Args:  oneArg("run directory"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
-			rec, err := harness.ReadTestRecord(dir)
-			if err != nil {
-				return &exitError{code: harness.ExitInternal, err: err}
+			// Reading the run is reading the user's input: a path without a
+			// run or a malformed file is a usage error; writing is not.
+			if err := harness.RequireRunDir(dir); err != nil {
+				return err
 			}
-			wl, err := workloads.ByName(rec.Workload)
+			run, err := reports.Load(dir)
 			if err != nil {
-				return &exitError{code: harness.ExitInternal, err: fmt.Errorf("test.json: %w", err)}
+				return harness.Usagef("%w: fix that file or run the test again", err)
 			}
-			if err := reports.WriteRun(dir, reports.WriteOptions{Model: wl.Model()}); err != nil {
+			wl, err := workloads.ByName(run.Test.Workload)
+			if err != nil {
+				return harness.Usagef("%s: workload %q: %w: fix test.json or run the test again", filepath.Join(dir, harness.TestFile), run.Test.Workload, err)
+			}
+			if err := reports.WriteLoaded(run, reports.WriteOptions{Model: wl.Model()}); err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
 			// The store is two levels up from the real run directory:
@@ -53,11 +60,20 @@ func newServeCommand() *cobra.Command {
 		Short: "Serve the store's reports over HTTP",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := os.Stat(store); err != nil {
+			if fi, err := os.Stat(store); err != nil {
 				return harness.Usagef("--store %s: %v (run a test first, or point --store at a results directory)", store, err)
+			} else if !fi.IsDir() {
+				return harness.Usagef("--store %s is a file: point --store at a results directory", store)
+			}
+			if err := checkListenAddr(addr); err != nil {
+				return err
 			}
 			fmt.Fprintf(os.Stderr, "serving %s on http://%s/ (Ctrl-C to stop)\n", store, addr)
-			if err := reports.Serve(cmd.Context(), addr, store, nil); err != nil {
+			err := reports.Serve(cmd.Context(), addr, store, nil)
+			if errors.Is(err, reports.ErrListen) {
+				return &harness.UsageError{Err: err}
+			}
+			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
 			return nil
@@ -66,4 +82,16 @@ func newServeCommand() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&store, "store", "store", "results directory")
 	return cmd
+}
+
+// checkListenAddr refuses an --addr that is not host:port with a port number.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return harness.Usagef("--addr %q: %v: give host:port, e.g. --addr 127.0.0.1:8080", addr, err)
+	}
+	return nil
 }

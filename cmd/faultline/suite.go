@@ -21,8 +21,9 @@ func newSuiteCommand() *cobra.Command {
 	var workloadList, nemesisList string
 	var n nightlyFlags
 	cmd := &cobra.Command{
-		Use:   "suite",
-		Short: "Run the default matrix, or explore random configurations for a time budget",
+		Use:        "suite",
+		SuggestFor: []string{"explore"},
+		Short:      "Run the default matrix, or explore random configurations for a time budget",
 		Long: `Run every workload under each nemesis entry, one fresh cluster per run, and print a
 summary table. Entries in --nemeses are separated by spaces or ';'; commas combine
 faults within one entry. The exit code is the worst verdict.

@@ -61,7 +61,25 @@ func (f *specFlags) resolve(cmd *cobra.Command) error {
 		}
 		f.spec.Nemesis = faults
 	}
+	if f.spec.Store != "" { // empty: Validate says so
+		return requireWritableDir("--store", f.spec.Store)
+	}
 	return nil
+}
+
+// requireWritableDir creates dir if needed and checks that a file can be
+// made in it, so a bad --store or --junit is refused as a usage error before
+// the image is built and the runs start, rather than failing at the end.
+func requireWritableDir(flag, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return harness.Usagef("%s %s: %v: choose a writable directory", flag, dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".faultline-probe-")
+	if err != nil {
+		return harness.Usagef("%s %s: %v: choose a writable directory", flag, dir, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 func randomSeed() int64 {
