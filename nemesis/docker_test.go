@@ -165,6 +165,45 @@ func TestDockerFaults(t *testing.T) {
 		assert.True(t, reaches(t, c, "n1", "n2"))
 	})
 
+	// disk-loss: a follower whose data dir is wiped, then one whose log
+	// loses its tail, rejoins and catches up from the same leader (before
+	// the rejoin fix, a wiped follower's commit index stayed 0 while that
+	// leader led).
+	for _, action := range []string{DiskWipe, DiskTornTail} {
+		t.Run("disk-loss "+action, func(t *testing.T) {
+			leaders, err := c.Primaries(ctx)
+			require.NoError(t, err)
+			require.Len(t, leaders, 1)
+			leader := leaders[0]
+			target := "n5"
+			if leader == target {
+				target = "n4"
+			}
+			w := client.New(c.Endpoint(leader), client.Options{Timeout: 5 * time.Second})
+			for i := range 50 {
+				r := w.Put(ctx, fmt.Sprintf("disk-%s-%d", action, i), "v")
+				require.Equal(t, client.OK, r.Outcome, "put: %v", r.Err)
+			}
+			seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindDiskLoss, Action: action, Shape: TargetOne,
+				Targets: []string{target}, Params: map[string]string{"cut_bytes": "200"}}})
+			start := lastCompletion(t, rec, history.FStart)
+			require.Equal(t, history.OK, start.Type, start.Error)
+			n.stop(ctx, seq)
+			stop := lastCompletion(t, rec, history.FStop)
+			require.Equal(t, history.OK, stop.Type, stop.Error)
+			require.NotEmpty(t, stop.Fault.Params["recovery_ms."+target], "%s did not catch up: %v", target, stop.Fault.Params)
+			t.Logf("%s %s: apply %s ms, caught up %s ms after the restart", action, target,
+				start.Fault.Params["apply_ms."+target], stop.Fault.Params["recovery_ms."+target])
+			ref, err := c.Status(ctx, leader)
+			require.NoError(t, err)
+			require.Equal(t, "leader", ref.Role, "the same leader led throughout")
+			require.Eventually(t, func() bool {
+				st, err := c.Status(ctx, target)
+				return err == nil && !st.Recovering && st.AppliedIndex >= ref.CommitIndex
+			}, 30*time.Second, 100*time.Millisecond, "%s applies the leader's commit %d", target, ref.CommitIndex)
+		})
+	}
+
 	t.Run("schedule then heal", func(t *testing.T) {
 		runCtx, cancel := context.WithTimeout(ctx, 12*time.Second)
 		defer cancel()
