@@ -3,14 +3,14 @@
 #   make test-jepsen   build what is needed and run the default suite against kvnode in Docker
 #   make test          all Go tests (unit, real processes on loopback, real containers)
 #
-# Overrides for test-jepsen: TIME_LIMIT=30s NEMESIS="partition kill pause clock all"
+# Overrides for test-jepsen: TIME_LIMIT=30s NEMESIS="partition kill pause clock disk-loss all"
 # WORKLOADS=register,set STORE=store CONCURRENCY=10 NODES=5 SEED=<n>
 
 GO          ?= go
 BIN         ?= bin
 STORE       ?= store
 TIME_LIMIT  ?= 30s
-NEMESIS     ?= partition kill pause clock all
+NEMESIS     ?= partition kill pause clock disk-loss all
 WORKLOADS   ?= register,set
 CONCURRENCY ?= 10
 NODES       ?= 5
