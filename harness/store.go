@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,18 +84,24 @@ func newRunDir(store, name string, start time.Time) (string, error) {
 	return dir, nil
 }
 
+// latestLinks numbers this process's temporary latest links.
+var latestLinks atomic.Int64
+
 func linkLatest(store, dir string) error {
 	rel, err := filepath.Rel(store, dir)
 	if err != nil {
 		return fmt.Errorf("link latest: %w", err)
 	}
 	latest := filepath.Join(store, "latest")
-	tmp := latest + ".tmp"
+	// A name of this call's own: runs started together on one store
+	// would otherwise take each other's temporary link (EEXIST).
+	tmp := fmt.Sprintf("%s.tmp-%d-%d", latest, os.Getpid(), latestLinks.Add(1))
 	_ = os.Remove(tmp)
 	if err := os.Symlink(rel, tmp); err != nil {
 		return fmt.Errorf("link latest: %w", err)
 	}
 	if err := os.Rename(tmp, latest); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("link latest: %w", err)
 	}
 	return nil
