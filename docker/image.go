@@ -19,8 +19,6 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 )
 
@@ -60,8 +58,16 @@ type ImageOptions struct {
 // BuildImage compiles kvnode and faultline-agent as static Linux binaries and
 // returns the tag of a FROM-scratch image holding them, faultline-node:<12 hex
 // of the SHA-256 of the binaries and Dockerfile>. An image with that tag is
-// reused; otherwise it is built through the Docker API from an in-memory
-// context. Nothing is pulled.
+// reused (and re-tagged, which stamps it as recently used for PruneImages);
+// otherwise it is built through the Docker API from an in-memory context.
+// Nothing is pulled.
+//
+// Safe for parallel runs on one engine: the calling process holds the node
+// images from here until PruneImages or its exit, so no other faultline
+// process on this host removes an image between this build and the
+// containers created from it; and processes that need the same image take
+// turns, so the second reuses what the first built instead of building a
+// twin that would be left untagged.
 func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -80,6 +86,9 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 		return "", err
 	}
 	defer cli.Close()
+	if err := nodeImages.hold(ctx); err != nil {
+		return "", fmt.Errorf("hold node images: %w", err)
+	}
 
 	moduleDir := opts.ModuleDir
 	if moduleDir == "" {
@@ -108,7 +117,15 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 	tag := ImageRepository + ":" + contentHash(files)
 	logger.Debug("node binaries compiled", "tag", tag, "compile", time.Since(compileStart))
 
+	unlock, err := lockBuild(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		if err := cli.ImageTag(ctx, tag, tag); err != nil {
+			return "", fmt.Errorf("stamp image %s as used: %w", tag, err)
+		}
 		logger.Info("node image up to date", "tag", tag)
 		return tag, nil
 	} else if !errdefs.IsNotFound(err) {
@@ -131,6 +148,10 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 	return tag, nil
 }
 
+// imageLabel marks every node image, so an image that lost its tag to a
+// twin built at the same time can still be found.
+const imageLabel = LabelFaultline + ".image"
+
 // buildOptions never pull: the base is scratch and the classic builder is
 // used, which the 20.10 engine always has.
 func buildOptions(tag string) build.ImageBuildOptions {
@@ -140,7 +161,7 @@ func buildOptions(tag string) build.ImageBuildOptions {
 		ForceRemove: true,
 		PullParent:  false,
 		Version:     build.BuilderV1,
-		Labels:      map[string]string{LabelFaultline + ".image": "1"},
+		Labels:      map[string]string{imageLabel: "1"},
 	}
 }
 
@@ -224,43 +245,4 @@ func tarContext(files map[string][]byte) (io.Reader, error) {
 		return nil, fmt.Errorf("write build context: %w", err)
 	}
 	return &buf, nil
-}
-
-// RemoveImages removes faultline-node image tags other than keepTag (empty:
-// all of them) and returns how many tags it removed. Images still used by a
-// container are left alone. Every source change builds a new tag, so old
-// ones accumulate; `faultline cleanup` or `make clean` can call this.
-func RemoveImages(ctx context.Context, keepTag string) (int, error) {
-	return removeImages(ctx, ImageRepository, keepTag)
-}
-
-func removeImages(ctx context.Context, repository, keepTag string) (int, error) {
-	cli, err := newClient(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer cli.Close()
-	images, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repository))})
-	if err != nil {
-		return 0, fmt.Errorf("list %s images: %w", repository, err)
-	}
-	removed := 0
-	var errs []error
-	for _, img := range images {
-		for _, tag := range img.RepoTags {
-			if tag == keepTag || !strings.HasPrefix(tag, repository+":") {
-				continue
-			}
-			_, err := cli.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true})
-			switch {
-			case err == nil:
-				removed++
-			case errdefs.IsConflict(err) || errdefs.IsNotFound(err):
-				// In use by a container, or removed meanwhile.
-			default:
-				errs = append(errs, fmt.Errorf("remove image %s: %w", tag, err))
-			}
-		}
-	}
-	return removed, errors.Join(errs...)
 }

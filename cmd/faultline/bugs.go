@@ -65,6 +65,7 @@ harness error.`,
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
+			defer releaseImage(ctx)
 			fmt.Fprintf(os.Stdout, "bug zoo: %d runs per bug, %v each, master seed %d\n", opts.Runs, opts.TimeLimit, opts.Seed)
 			rep := harness.RunBugs(ctx, opts, dockerEnv(image, ""))
 			if rep.Err != nil {

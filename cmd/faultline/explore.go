@@ -116,6 +116,7 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 		writeEmptyJUnit(n.junit, err)
 		return &exitError{code: harness.ExitInternal, err: err}
 	}
+	defer releaseImage(ctx)
 	lg, err := harness.Explore(ctx, harness.ExploreOptions{
 		Base: base, Space: space, MasterSeed: base.Seed, Budget: n.budget, FailFast: n.failFast,
 		KeepLast: n.keepLast, Out: os.Stdout, Logger: slog.Default(),

@@ -19,6 +19,7 @@ func newImageCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
+			releaseImage(cmd.Context())
 			fmt.Fprintln(os.Stdout, tag)
 			return nil
 		},

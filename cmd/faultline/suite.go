@@ -59,6 +59,7 @@ deletes the oldest run directories beyond N after each run, keeping invalid ones
 				writeEmptyJUnit(n.junit, err)
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
+			defer releaseImage(ctx)
 			fmt.Fprintf(os.Stderr, "suite: %d runs of %v each, seed %d\n", len(specs), f.spec.TimeLimit, f.spec.Seed)
 			results := runSuiteSpecs(ctx, specs, dockerEnv(image, ""), f.spec.Store, n)
 			fmt.Fprintln(os.Stdout)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -116,6 +117,7 @@ func newTestCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
+			defer releaseImage(ctx)
 			results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID))
 			fmt.Fprintln(os.Stdout)
 			harness.PrintSummary(os.Stdout, results)
@@ -146,6 +148,8 @@ func seedOf(r harness.SuiteResult) int64 {
 }
 
 // buildImage builds (or reuses) the node image from this module's sources.
+// The process holds the image from here on; call releaseImage once it
+// creates no more clusters.
 func buildImage(ctx context.Context) (string, error) {
 	t0 := time.Now()
 	fmt.Fprintln(os.Stderr, "building node image (static kvnode + faultline-agent, FROM scratch)...")
@@ -154,15 +158,30 @@ func buildImage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(os.Stderr, "node image %s ready in %v\n", tag, time.Since(t0).Truncate(time.Millisecond))
-	// Older builds of the node image are never used again: drop them so
-	// repeated runs do not fill the disk.
-	if n, err := docker.RemoveImages(ctx, tag); err != nil {
-		slog.Warn("remove old node images", "err", err)
-	} else if n > 0 {
-		slog.Info("removed old node images", "count", n)
-	}
 	return tag, nil
 }
+
+// releaseImage ends this process's hold on the node image and, if it is the
+// last faultline process on this host to finish, removes old node images no
+// container uses, so repeated builds do not fill the disk. A process that is
+// not the last leaves them: another run may be about to create containers
+// from one, which the engine cannot see yet.
+func releaseImage(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pruneTimeout)
+	defer cancel()
+	n, err := docker.PruneImages(ctx)
+	switch {
+	case errors.Is(err, docker.ErrImagesInUse):
+		slog.Info("left old node images: another faultline process is using one")
+	case err != nil:
+		slog.Warn("remove old node images", "err", err)
+	case n > 0:
+		slog.Info("removed old node images", "count", n)
+	}
+}
+
+// pruneTimeout bounds releaseImage; it runs after the verdict is known.
+const pruneTimeout = 30 * time.Second
 
 // dockerEnv returns a factory of per-run Docker clusters.
 func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func(), error) {
@@ -171,13 +190,20 @@ func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func()
 		if runID == "" {
 			runID = newRunID()
 		}
+		// Held until the run is checked, so 'faultline cleanup' started
+		// meanwhile leaves its containers alone.
+		release, err := docker.HoldRun(runID)
+		if err != nil {
+			return harness.Env{}, nil, err
+		}
 		c, err := docker.NewCluster(docker.ClusterOptions{
 			RunID: runID, Nodes: spec.Nodes, Image: image, NodeFlags: spec.NodeFlags, Logger: slog.Default(),
 		})
 		if err != nil {
+			release()
 			return harness.Env{}, nil, err
 		}
 		env := harness.Env{DB: c, Cluster: c, RunID: runID, Logger: slog.Default(), Progress: os.Stderr}
-		return env, nil, nil
+		return env, release, nil
 	}
 }
