@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
 
-	faultclient "github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
+	"github.com/faultline/faultline/sut/kvnode"
 )
 
 // Defaults of ClusterOptions.
@@ -157,7 +157,7 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		secret:  secret,
 		opts:    opts,
 		logger:  logger.With("run", opts.RunID),
-		http:    &http.Client{Transport: faultclient.Transport()},
+		http:    kvnode.NewHTTPClient(),
 		byName:  make(map[string]*node, opts.Nodes),
 		grudge:  map[string][]string{},
 		silence: map[string][]string{},
@@ -215,31 +215,33 @@ func (c *Cluster) Endpoint(node string) string {
 	return n.endpoint
 }
 
-// Status returns the node's GET /status, bounded by StatusTimeout.
-func (c *Cluster) Status(ctx context.Context, node string) (faultclient.Status, error) {
-	return c.askStatus(ctx, node, (*faultclient.Client).Status)
+// Status returns the node's own status with its state digest, bounded by
+// StatusTimeout.
+func (c *Cluster) Status(ctx context.Context, node string) (sut.Status, error) {
+	return c.askStatus(ctx, node, c.admin(c.opts.StatusTimeout).Status)
 }
 
-// Peek returns the node's last published status without the state digest
-// (GET /status?digest=false), bounded by StatusTimeout.
-func (c *Cluster) Peek(ctx context.Context, node string) (faultclient.Status, error) {
-	return c.askStatus(ctx, node, (*faultclient.Client).Peek)
+// Peek returns the node's last published status without the state digest,
+// bounded by StatusTimeout.
+func (c *Cluster) Peek(ctx context.Context, node string) (sut.Status, error) {
+	return c.askStatus(ctx, node, c.admin(c.opts.StatusTimeout).Peek)
 }
 
-func (c *Cluster) askStatus(ctx context.Context, node string, ask func(*faultclient.Client, context.Context) (faultclient.Status, error)) (faultclient.Status, error) {
+func (c *Cluster) askStatus(ctx context.Context, node string, ask func(context.Context, string) (sut.Status, error)) (sut.Status, error) {
 	endpoint := c.Endpoint(node)
 	if endpoint == "" {
-		return faultclient.Status{}, fmt.Errorf("status of %s: unknown node or cluster not set up", node)
+		return sut.Status{}, fmt.Errorf("status of %s: unknown node or cluster not set up", node)
 	}
-	st, err := ask(c.nodeClient(endpoint), ctx)
+	st, err := ask(ctx, endpoint)
 	if err != nil {
-		return faultclient.Status{}, fmt.Errorf("status of %s: %w", node, err)
+		return sut.Status{}, fmt.Errorf("status of %s: %w", node, err)
 	}
 	return st, nil
 }
 
-func (c *Cluster) nodeClient(endpoint string) *faultclient.Client {
-	return faultclient.New(endpoint, faultclient.Options{Timeout: c.opts.StatusTimeout, HTTPClient: c.http})
+// admin reaches the nodes' status and fault hooks.
+func (c *Cluster) admin(timeout time.Duration) kvnode.Admin {
+	return kvnode.Admin{HTTP: c.http, Timeout: timeout}
 }
 
 // Primaries returns the nodes that claim leadership in the highest generation
@@ -256,7 +258,7 @@ func (c *Cluster) Primaries(ctx context.Context) ([]string, error) {
 			continue
 		}
 		answered++
-		if !strings.EqualFold(res.status.Role, "leader") {
+		if !res.status.IsLeader() {
 			continue
 		}
 		switch g := res.status.Generation; {
@@ -273,7 +275,7 @@ func (c *Cluster) Primaries(ctx context.Context) ([]string, error) {
 }
 
 type statusResult struct {
-	status faultclient.Status
+	status sut.Status
 	err    error
 }
 

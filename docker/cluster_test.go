@@ -11,7 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/docker"
-	faultclient "github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
+	"github.com/faultline/faultline/sut/kvnode"
 )
 
 const connectTimeout = 500 * time.Millisecond
@@ -81,7 +82,7 @@ func TestClusterFaults(t *testing.T) {
 		for _, n := range c.Nodes() {
 			st, err := c.Status(ctx, n)
 			require.NoError(t, err)
-			assert.Equal(t, n, st.ID)
+			assert.Equal(t, n, st.Node)
 		}
 		leaders, err := c.Primaries(ctx)
 		require.NoError(t, err)
@@ -172,9 +173,9 @@ func TestClusterFaults(t *testing.T) {
 	})
 
 	t.Run("clock bump changes the reported offset", func(t *testing.T) {
-		var st faultclient.Status
+		var st sut.Status
 		timed(t, "clock bump", func() (err error) {
-			st, err = c.Clock(ctx, "n2", faultclient.ClockCommand{Action: faultclient.ClockBump, OffsetMillis: 5000})
+			st, err = c.Clock(ctx, "n2", sut.ClockCommand{Action: sut.ClockBump, OffsetMillis: 5000})
 			return err
 		})
 		assert.Equal(t, int64(5000), st.ClockOffsetMillis)
@@ -182,7 +183,7 @@ func TestClusterFaults(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(5000), got.ClockOffsetMillis)
 		timed(t, "clock reset", func() (err error) {
-			st, err = c.Clock(ctx, "n2", faultclient.ClockCommand{Action: faultclient.ClockReset})
+			st, err = c.Clock(ctx, "n2", sut.ClockCommand{Action: sut.ClockReset})
 			return err
 		})
 		assert.Zero(t, st.ClockOffsetMillis)
@@ -192,9 +193,9 @@ func TestClusterFaults(t *testing.T) {
 		leaders, err := c.Primaries(ctx)
 		require.NoError(t, err)
 		require.NotEmpty(t, leaders)
-		kv := faultclient.New(c.Endpoint(leaders[0]), faultclient.Options{Timeout: 5 * time.Second})
-		res := kv.Put(ctx, "survivor", "v1")
-		require.Equal(t, faultclient.OK, res.Outcome, "put: %v", res.Err)
+		kv := kvnode.NewClient(c.Endpoint(leaders[0]), kvnode.ClientOptions{Timeout: 5 * time.Second})
+		res := kv.Write(ctx, "survivor", "v1")
+		require.Equal(t, sut.OK, res.Outcome, "put: %v", res.Err)
 
 		require.NoError(t, c.SetGrudge(ctx, map[string][]string{"n3": {"n1"}, "n1": {"n3"}}))
 		timed(t, "kill one node", func() error { return c.Kill(ctx, "n3") })
@@ -224,10 +225,10 @@ func TestClusterFaults(t *testing.T) {
 		}, 30*time.Second, 100*time.Millisecond, "no leader after restarting every node")
 		leaders, err = c.Primaries(ctx)
 		require.NoError(t, err)
-		kv = faultclient.New(c.Endpoint(leaders[0]), faultclient.Options{Timeout: 5 * time.Second})
+		kv = kvnode.NewClient(c.Endpoint(leaders[0]), kvnode.ClientOptions{Timeout: 5 * time.Second})
 		require.Eventually(t, func() bool {
-			res = kv.Get(ctx, "survivor")
-			return res.Outcome == faultclient.OK
+			res = kv.Read(ctx, "survivor")
+			return res.Outcome == sut.OK
 		}, 30*time.Second, 100*time.Millisecond)
 		assert.True(t, res.Found, "write lost across kill -9 of every node")
 		assert.Equal(t, "v1", res.Value)

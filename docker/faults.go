@@ -12,7 +12,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	faultclient "github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // clockTimeout bounds one POST /admin/clock.
@@ -265,27 +265,24 @@ func (c *Cluster) HealNetwork(ctx context.Context) error {
 
 // Clock sends a clock command to the node's fault-hook endpoint and returns
 // its status afterwards. The host clock is never touched.
-func (c *Cluster) Clock(ctx context.Context, name string, cmd faultclient.ClockCommand) (faultclient.Status, error) {
+func (c *Cluster) Clock(ctx context.Context, name string, cmd sut.ClockCommand) (sut.Status, error) {
 	if _, err := c.setUpNode(name); err != nil {
-		return faultclient.Status{}, fmt.Errorf("clock: %w", err)
+		return sut.Status{}, fmt.Errorf("clock: %w", err)
 	}
-	endpoint := c.Endpoint(name)
-	cl := faultclient.New(endpoint, faultclient.Options{Timeout: clockTimeout, HTTPClient: c.http})
-	st, err := cl.Clock(ctx, cmd)
+	st, err := c.admin(clockTimeout).Clock(ctx, c.Endpoint(name), cmd)
 	if err != nil {
-		return faultclient.Status{}, fmt.Errorf("clock %s on %s: %w", cmd.Action, name, err)
+		return sut.Status{}, fmt.Errorf("clock %s on %s: %w", cmd.Action, name, err)
 	}
 	return st, nil
 }
 
 // SetCrashPoint arms or disarms a crash point on the node (POST
 // /admin/crash-point; the nodes run with --enable-fault-hooks).
-func (c *Cluster) SetCrashPoint(ctx context.Context, name string, cmd faultclient.CrashPointCommand) error {
+func (c *Cluster) SetCrashPoint(ctx context.Context, name string, cmd sut.CrashPointCommand) error {
 	if _, err := c.setUpNode(name); err != nil {
 		return fmt.Errorf("crash point: %w", err)
 	}
-	cl := faultclient.New(c.Endpoint(name), faultclient.Options{Timeout: clockTimeout, HTTPClient: c.http})
-	if _, err := cl.CrashPoint(ctx, cmd); err != nil {
+	if err := c.admin(clockTimeout).CrashPoint(ctx, c.Endpoint(name), cmd); err != nil {
 		return fmt.Errorf("crash point %s on %s: %w", cmd.Point, name, err)
 	}
 	return nil

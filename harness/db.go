@@ -6,9 +6,17 @@ package harness
 
 import (
 	"context"
+	"time"
 
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
+	"github.com/faultline/faultline/workloads"
 )
+
+// ClientFactory makes a store client of the node whose client API is at
+// endpoint, for one logical process: clientID is unique to that process (a
+// store with an idempotent receiver keys its sessions on it), and every call
+// is bounded by timeout. The store's adapter provides it.
+type ClientFactory func(endpoint, clientID string, timeout time.Duration) workloads.Client
 
 // DB is what the harness needs from a store under test. The Docker backend
 // for kvnode implements it; a second store or backend is one new
@@ -21,10 +29,10 @@ type DB interface {
 	// Endpoint is the base URL the harness uses to reach node's client API.
 	Endpoint(node string) string
 	// Status is the node's own report (role, indexes, state digest).
-	Status(ctx context.Context, node string) (client.Status, error)
+	Status(ctx context.Context, node string) (sut.Status, error)
 	// Peek is the node's last published status without the state digest:
 	// cheap enough to poll many times a second.
-	Peek(ctx context.Context, node string) (client.Status, error)
+	Peek(ctx context.Context, node string) (sut.Status, error)
 	// Primaries are the nodes that currently claim leadership, if known.
 	Primaries(ctx context.Context) ([]string, error)
 	// CollectLogs writes dir/<node>.log for every node.

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checker"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // scriptedDB answers Peek from a role table the test changes while the
@@ -20,19 +20,19 @@ import (
 type scriptedDB struct {
 	DB
 	mu    sync.Mutex
-	roles map[string]client.Status
+	roles map[string]sut.Status
 	peeks atomic.Int64
 }
 
 func (d *scriptedDB) Nodes() []string { return []string{"n1", "n2", "n3"} }
 
-func (d *scriptedDB) Peek(_ context.Context, node string) (client.Status, error) {
+func (d *scriptedDB) Peek(_ context.Context, node string) (sut.Status, error) {
 	d.peeks.Add(1)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st, ok := d.roles[node]
 	if !ok {
-		return client.Status{}, errors.New("not running")
+		return sut.Status{}, errors.New("not running")
 	}
 	return st, nil
 }
@@ -44,11 +44,11 @@ func (d *scriptedDB) set(node, role string, gen uint64) {
 		delete(d.roles, node)
 		return
 	}
-	d.roles[node] = client.Status{ID: node, Role: role, Generation: gen}
+	d.roles[node] = sut.Status{Node: node, Role: role, Generation: gen}
 }
 
 func TestLeaderWatchRecordsFirstSightings(t *testing.T) {
-	db := &scriptedDB{roles: map[string]client.Status{}}
+	db := &scriptedDB{roles: map[string]sut.Status{}}
 	db.set("n1", "leader", 1)
 	db.set("n2", "follower", 1)
 	var clock atomic.Int64

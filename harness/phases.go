@@ -10,7 +10,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -23,23 +23,25 @@ const pollInterval = 100 * time.Millisecond
 
 // waitServing returns how long it took until one write and one read
 // succeeded through some node, trying nodes in turn.
-func waitServing(ctx context.Context, db DB, runID string) (time.Duration, error) {
+func waitServing(ctx context.Context, env Env, runID string) (time.Duration, error) {
 	start := time.Now()
-	nodes := db.Nodes()
+	nodes := env.DB.Nodes()
 	wrote := false
 	for i := 0; ; i++ {
 		node := nodes[i%len(nodes)]
-		c := client.New(db.Endpoint(node), client.Options{ClientID: runID + "-recovery", Timeout: 2 * time.Second})
+		c := env.NewClient(env.DB.Endpoint(node), fmt.Sprintf("%s-recovery-%d", runID, i), 2*time.Second)
 		if !wrote {
-			if r := c.Put(ctx, recoveryKey, fmt.Sprint(i)); r.Outcome == client.OK {
+			if r := c.Write(ctx, recoveryKey, fmt.Sprint(i)); r.Outcome == sut.OK {
 				wrote = true
 			}
 		}
 		if wrote {
-			if r := c.Get(ctx, recoveryKey); r.Outcome == client.OK {
+			if r := c.Read(ctx, recoveryKey); r.Outcome == sut.OK {
+				_ = c.Close()
 				return time.Since(start), nil
 			}
 		}
+		_ = c.Close()
 		select {
 		case <-ctx.Done():
 			return time.Since(start), fmt.Errorf("no successful write and read within %v", time.Since(start).Truncate(time.Millisecond))
@@ -78,15 +80,14 @@ func finalReads(ctx context.Context, spec Spec, env Env, wl workloads.Workload, 
 						break
 					}
 					process := next.Add(1)
-					c := client.New(env.DB.Endpoint(j.node), client.Options{
-						ClientID: fmt.Sprintf("%s-p%d", env.RunID, process), Timeout: spec.RequestTimeout,
-					})
+					c := env.NewClient(env.DB.Endpoint(j.node), fmt.Sprintf("%s-p%d", env.RunID, process), spec.RequestTimeout)
 					inv := j.invoke
 					inv.Type, inv.Process, inv.Node, inv.Final = history.Invoke, history.Process(process), j.node, true
 					inv = rec.Record(inv)
 					rctx, cancel := context.WithTimeout(ctx, spec.RequestTimeout)
 					done := wl.Apply(rctx, c, inv)
 					cancel()
+					_ = c.Close()
 					done.Process, done.Node, done.F, done.Key, done.Final = inv.Process, j.node, inv.F, inv.Key, true
 					if done.Type == "" || done.Type == history.Invoke {
 						done.Type, done.Error = history.Info, "workload returned no outcome"

@@ -23,6 +23,9 @@ import (
 // Env is what a run is given besides its Spec.
 type Env struct {
 	DB DB
+	// NewClient makes the store's client for one logical process: the store
+	// adapter's client factory (sut/kvnode, ...).
+	NewClient ClientFactory
 	// Cluster injects faults; nil when the backend cannot (then the spec
 	// must have no nemesis).
 	Cluster nemesis.Cluster
@@ -163,7 +166,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 	var replicas []checker.ReplicaState
 	if !interrupted {
 		rctx, cancel := context.WithTimeout(ctx, spec.RecoveryTimeout)
-		recovery, rerr := waitServing(rctx, env.DB, env.RunID)
+		recovery, rerr := waitServing(rctx, env, env.RunID)
 		cancel()
 		if rerr != nil {
 			log.Warn("cluster did not serve again after healing", "err", rerr)
@@ -252,7 +255,7 @@ func runMain(ctx context.Context, spec Spec, env Env, log *slog.Logger, wl workl
 	for i := 0; i < spec.Concurrency; i++ {
 		node := nodes[i%len(nodes)]
 		w := &worker{
-			id: i, concurrency: spec.Concurrency, node: node, db: env.DB,
+			id: i, concurrency: spec.Concurrency, node: node, db: env.DB, newClient: env.NewClient,
 			runID: env.RunID, timeout: spec.RequestTimeout, workload: wl, gen: gen,
 			rate: rate, rec: rec, counts: counts,
 		}

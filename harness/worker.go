@@ -9,7 +9,6 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -59,6 +58,7 @@ type worker struct {
 	concurrency int
 	node        string
 	db          DB
+	newClient   ClientFactory
 	runID       string
 	timeout     time.Duration
 	workload    workloads.Workload
@@ -68,11 +68,8 @@ type worker struct {
 	counts      *counters
 }
 
-func (w *worker) newClient(process int, endpoint string) *client.Client {
-	return client.New(endpoint, client.Options{
-		ClientID: fmt.Sprintf("%s-p%d", w.runID, process),
-		Timeout:  w.timeout,
-	})
+func (w *worker) client(process int, endpoint string) workloads.Client {
+	return w.newClient(endpoint, fmt.Sprintf("%s-p%d", w.runID, process), w.timeout)
 }
 
 // run issues ops until ctx is done or the generator is exhausted. An op
@@ -82,7 +79,7 @@ func (w *worker) newClient(process int, endpoint string) *client.Client {
 func (w *worker) run(ctx context.Context) {
 	process := w.id
 	endpoint := w.db.Endpoint(w.node)
-	c := w.newClient(process, endpoint)
+	c := w.client(process, endpoint)
 	var backoff time.Duration
 	for {
 		// A restarted container may listen on a new host port. A new
@@ -92,7 +89,8 @@ func (w *worker) run(ctx context.Context) {
 		if ep := w.db.Endpoint(w.node); ep != endpoint {
 			endpoint = ep
 			process += w.concurrency
-			c = w.newClient(process, endpoint)
+			_ = c.Close()
+			c = w.client(process, endpoint)
 		}
 		if err := w.rate.wait(ctx); err != nil {
 			return
@@ -121,7 +119,8 @@ func (w *worker) run(ctx context.Context) {
 		w.counts.add(done.Type)
 		if done.Type == history.Info {
 			process += w.concurrency
-			c = w.newClient(process, endpoint)
+			_ = c.Close()
+			c = w.client(process, endpoint)
 		}
 		unavailable := done.Type == history.Info ||
 			(done.Type == history.Fail && !strings.HasPrefix(done.Error, checker.CASMismatchError))

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // apply makes fault happen and fills in what it measured (clock offsets,
@@ -155,7 +155,7 @@ func (n *Nemesis) applyClock(ctx context.Context, fault *history.Fault) error {
 	var errs []error
 	for _, node := range fault.Targets {
 		n.clockDirty[node] = true
-		cmd := client.ClockCommand{Action: fault.Action}
+		cmd := sut.ClockCommand{Action: fault.Action}
 		switch fault.Action {
 		case ClockBump:
 			cmd.OffsetMillis = param("delta_ms." + node)
@@ -182,7 +182,7 @@ func (n *Nemesis) resetClocks(ctx context.Context, nodes []string) (map[string]i
 	offsets := map[string]int64{}
 	var errs []error
 	for _, node := range nodes {
-		status, err := n.cluster.Clock(ctx, node, client.ClockCommand{Action: ClockReset})
+		status, err := n.cluster.Clock(ctx, node, sut.ClockCommand{Action: ClockReset})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reset clock on %s: %w", node, err))
 			continue

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // Cluster is what the nemesis needs from the nodes it hurts. The docker
@@ -29,7 +29,7 @@ type Cluster interface {
 	// one, none during an election).
 	Primaries(ctx context.Context) ([]string, error)
 	// Status returns one node's own view: role, generation, leader, clock.
-	Status(ctx context.Context, node string) (client.Status, error)
+	Status(ctx context.Context, node string) (sut.Status, error)
 	// Kill sends SIGKILL to node's process; its data directory survives.
 	Kill(ctx context.Context, node string) error
 	// Start starts a killed node again, re-applies the network faults that
@@ -49,7 +49,7 @@ type Cluster interface {
 	HealNetwork(ctx context.Context) error
 	// Clock sends a clock command to node's fault-hook endpoint and returns
 	// the node's status after it.
-	Clock(ctx context.Context, node string, cmd client.ClockCommand) (client.Status, error)
+	Clock(ctx context.Context, node string, cmd sut.ClockCommand) (sut.Status, error)
 	// NetemAvailable reports whether the kernel offers netem (needed for delay).
 	NetemAvailable(ctx context.Context) (bool, error)
 }
@@ -82,5 +82,5 @@ type Recorder interface {
 // voter-crash and figure-8 need it. A restarted node starts with none armed.
 type CrashPointer interface {
 	// SetCrashPoint arms or disarms a crash point on node.
-	SetCrashPoint(ctx context.Context, node string, cmd client.CrashPointCommand) error
+	SetCrashPoint(ctx context.Context, node string, cmd sut.CrashPointCommand) error
 }

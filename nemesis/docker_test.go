@@ -14,7 +14,8 @@ import (
 
 	"github.com/faultline/faultline/docker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
+	"github.com/faultline/faultline/sut/kvnode"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -101,16 +102,16 @@ func TestDockerFaults(t *testing.T) {
 	})
 
 	t.Run("kill", func(t *testing.T) {
-		w := client.New(c.Endpoint("n1"), client.Options{Timeout: 5 * time.Second})
+		w := kvnode.NewClient(c.Endpoint("n1"), kvnode.ClientOptions{Timeout: 5 * time.Second})
 		for i := range 20 {
 			// Right after the partition heals there may be no leader yet:
 			// a definite failure (503) is retried until one is elected.
-			var r client.Result
+			var r sut.Result
 			require.Eventually(t, func() bool {
-				r = w.Put(ctx, "kill-"+strconv.Itoa(i), "v")
-				return r.Outcome != client.Fail
+				r = w.Write(ctx, "kill-"+strconv.Itoa(i), "v")
+				return r.Outcome != sut.Fail
 			}, 30*time.Second, 100*time.Millisecond, "put: %v", r.Err)
-			require.Equal(t, client.OK, r.Outcome, "put: %v", r.Err)
+			require.Equal(t, sut.OK, r.Outcome, "put: %v", r.Err)
 		}
 		before, err := c.Status(ctx, "n2")
 		require.NoError(t, err)
@@ -179,10 +180,10 @@ func TestDockerFaults(t *testing.T) {
 			if leader == target {
 				target = "n4"
 			}
-			w := client.New(c.Endpoint(leader), client.Options{Timeout: 5 * time.Second})
+			w := kvnode.NewClient(c.Endpoint(leader), kvnode.ClientOptions{Timeout: 5 * time.Second})
 			for i := range 50 {
-				r := w.Put(ctx, fmt.Sprintf("disk-%s-%d", action, i), "v")
-				require.Equal(t, client.OK, r.Outcome, "put: %v", r.Err)
+				r := w.Write(ctx, fmt.Sprintf("disk-%s-%d", action, i), "v")
+				require.Equal(t, sut.OK, r.Outcome, "put: %v", r.Err)
 			}
 			seq, _ := n.start(ctx, Step{Fault: history.Fault{Kind: KindDiskLoss, Action: action, Shape: TargetOne,
 				Targets: []string{target}, Params: map[string]string{"cut_bytes": "200"}}})
@@ -335,9 +336,9 @@ func TestDockerTargetedFaults(t *testing.T) {
 		writeCtx, stopWriting := context.WithCancel(ctx)
 		var writer sync.WaitGroup
 		writer.Go(func() {
-			w := client.New(c.Endpoint(old), client.Options{Timeout: 300 * time.Millisecond})
+			w := kvnode.NewClient(c.Endpoint(old), kvnode.ClientOptions{Timeout: 300 * time.Millisecond})
 			for i := 0; writeCtx.Err() == nil; i++ {
-				if r := w.Put(writeCtx, "figure-8-"+strconv.Itoa(i), "v"); r.Outcome == client.Fail {
+				if r := w.Write(writeCtx, "figure-8-"+strconv.Itoa(i), "v"); r.Outcome == sut.Fail {
 					sleep(writeCtx, 50*time.Millisecond)
 				}
 			}

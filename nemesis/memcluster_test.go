@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // memCluster is an in-memory Cluster: it keeps the state a real backend
@@ -173,7 +173,7 @@ func (c *memCluster) observe() {
 		if len(c.then) > 0 {
 			c.successor, c.then, c.electAfter = c.then[0], c.then[1:], c.electEvery+1
 		}
-		if c.armed[c.leader+" "+client.CrashAfterCommit] {
+		if c.armed[c.leader+" "+sut.CrashAfterCommit] {
 			c.killed[c.leader], c.exited[c.leader] = true, true
 			c.disarm(c.leader)
 		}
@@ -183,22 +183,22 @@ func (c *memCluster) observe() {
 
 // disarm drops node's crash points. The caller holds c.mu.
 func (c *memCluster) disarm(node string) {
-	for _, point := range client.CrashPoints {
+	for _, point := range crashPointsUsed {
 		delete(c.armed, node+" "+point)
 	}
 }
 
-func (c *memCluster) Status(ctx context.Context, node string) (client.Status, error) {
+func (c *memCluster) Status(ctx context.Context, node string) (sut.Status, error) {
 	done, err := c.call(ctx, "Status", node)
 	if err != nil {
-		return client.Status{}, err
+		return sut.Status{}, err
 	}
 	defer done()
 	if err := c.up(node); err != nil {
-		return client.Status{}, err
+		return sut.Status{}, err
 	}
 	c.observe()
-	st := client.Status{ID: node, Role: "follower", Generation: c.generation, Leader: c.leader,
+	st := sut.Status{Node: node, Role: "follower", Generation: c.generation, Leader: c.leader,
 		ClockOffsetMillis: c.offsets[node], ClockRate: c.rateOf(node)}
 	if left, ok := c.recovering[node]; ok {
 		st.Recovering = true
@@ -337,7 +337,7 @@ func (c *memCluster) SetSilence(ctx context.Context, silence map[string][]string
 	return nil
 }
 
-func (c *memCluster) SetCrashPoint(ctx context.Context, node string, cmd client.CrashPointCommand) error {
+func (c *memCluster) SetCrashPoint(ctx context.Context, node string, cmd sut.CrashPointCommand) error {
 	point, armed := cmd.Point, cmd.Armed
 	done, err := c.call(ctx, "SetCrashPoint", fmt.Sprintf("%s %s %v", node, point, armed))
 	if err != nil {
@@ -347,7 +347,7 @@ func (c *memCluster) SetCrashPoint(ctx context.Context, node string, cmd client.
 	if err := c.up(node); err != nil {
 		return err
 	}
-	if !slices.Contains(client.CrashPoints, point) {
+	if !slices.Contains(crashPointsUsed, point) {
 		return fmt.Errorf("unknown crash point %q", point)
 	}
 	if armed && node == c.exitOnArm {
@@ -362,34 +362,34 @@ func (c *memCluster) SetCrashPoint(ctx context.Context, node string, cmd client.
 	return nil
 }
 
-func (c *memCluster) Clock(ctx context.Context, node string, cmd client.ClockCommand) (client.Status, error) {
+func (c *memCluster) Clock(ctx context.Context, node string, cmd sut.ClockCommand) (sut.Status, error) {
 	done, err := c.call(ctx, "Clock", node)
 	if err != nil {
-		return client.Status{}, err
+		return sut.Status{}, err
 	}
 	defer done()
 	if err := c.up(node); err != nil {
-		return client.Status{}, err
+		return sut.Status{}, err
 	}
 	switch cmd.Action {
-	case client.ClockBump:
+	case sut.ClockBump:
 		c.offsets[node] += cmd.OffsetMillis
-	case client.ClockStrobe:
+	case sut.ClockStrobe:
 		if cmd.DeltaMillis <= 0 || cmd.PeriodMillis <= 0 {
-			return client.Status{}, fmt.Errorf("strobe needs delta and period")
+			return sut.Status{}, fmt.Errorf("strobe needs delta and period")
 		}
-	case client.ClockRate:
+	case sut.ClockRate:
 		if cmd.Rate <= 0 {
-			return client.Status{}, fmt.Errorf("rate must be positive")
+			return sut.Status{}, fmt.Errorf("rate must be positive")
 		}
 		c.rates[node] = cmd.Rate
-	case client.ClockReset:
+	case sut.ClockReset:
 		delete(c.offsets, node)
 		delete(c.rates, node)
 	default:
-		return client.Status{}, fmt.Errorf("unknown clock action %q", cmd.Action)
+		return sut.Status{}, fmt.Errorf("unknown clock action %q", cmd.Action)
 	}
-	return client.Status{ID: node, ClockOffsetMillis: c.offsets[node], ClockRate: c.rateOf(node)}, nil
+	return sut.Status{Node: node, ClockOffsetMillis: c.offsets[node], ClockRate: c.rateOf(node)}, nil
 }
 
 func (c *memCluster) rateOf(node string) float64 {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // Targeted faults: each composes basic faults around the leader and, where
@@ -108,7 +108,7 @@ func (n *Nemesis) awaitNewLeader(ctx context.Context, candidates []string, above
 	defer cancel()
 	var lastErr error
 	for {
-		statuses := make([]client.Status, len(candidates))
+		statuses := make([]sut.Status, len(candidates))
 		errs := make([]error, len(candidates))
 		var wg sync.WaitGroup
 		for i, node := range candidates {
@@ -154,7 +154,7 @@ func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) e
 		return fmt.Errorf("skewed-leader: bad delta_ms %q: %w", fault.Params["delta_ms"], err)
 	}
 	n.clockDirty[leader] = true
-	status, err := n.cluster.Clock(ctx, leader, client.ClockCommand{Action: ClockBump, OffsetMillis: delta})
+	status, err := n.cluster.Clock(ctx, leader, sut.ClockCommand{Action: ClockBump, OffsetMillis: delta})
 	if err != nil {
 		return fmt.Errorf("jump the clock of %s: %w", leader, err)
 	}
@@ -236,14 +236,14 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 
 // armVoters reads the leader's status and arms the after-vote crash point on
 // the others, so the voters of the next election exit right after voting.
-func (n *Nemesis) armVoters(ctx context.Context, leader string, others []string) (client.Status, error) {
+func (n *Nemesis) armVoters(ctx context.Context, leader string, others []string) (sut.Status, error) {
 	before, err := n.cluster.Status(ctx, leader)
 	if err != nil {
 		return before, fmt.Errorf("status of the leader %s: %w", leader, err)
 	}
 	for _, node := range others {
 		n.armed[node] = true // even on error: the call may have landed
-		if err := n.crasher.SetCrashPoint(ctx, node, client.CrashPointCommand{Point: client.CrashAfterVote, Armed: true}); err != nil {
+		if err := n.crasher.SetCrashPoint(ctx, node, sut.CrashPointCommand{Point: sut.CrashAfterVote, Armed: true}); err != nil {
 			return before, fmt.Errorf("arm the after-vote crash point on %s: %w", node, err)
 		}
 	}
@@ -267,7 +267,7 @@ func (n *Nemesis) awaitWinner(ctx context.Context, fault *history.Fault, others 
 	took := time.Since(began)
 	fault.Params["new_leader"] = elected
 	fault.Params["new_leader_ms"] = millis(took)
-	if err := n.crasher.SetCrashPoint(ctx, elected, client.CrashPointCommand{Point: client.CrashAfterVote, Armed: false}); err != nil {
+	if err := n.crasher.SetCrashPoint(ctx, elected, sut.CrashPointCommand{Point: sut.CrashAfterVote, Armed: false}); err != nil {
 		return elected, took, fmt.Errorf("disarm the crash point on %s: %w", elected, err)
 	}
 	delete(n.armed, elected)
@@ -342,6 +342,9 @@ func (n *Nemesis) reapCrashed(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// crashPointsUsed are the crash points the targeted faults arm.
+var crashPointsUsed = []string{sut.CrashAfterVote, sut.CrashAfterCommit}
+
 // disarmAll disarms every crash point on the nodes the nemesis armed one
 // on. A node that is not running has none armed (its next process starts
 // clean), so it is skipped.
@@ -356,8 +359,8 @@ func (n *Nemesis) disarmAll(ctx context.Context) error {
 			continue
 		}
 		var nodeErrs []error
-		for _, point := range client.CrashPoints {
-			if err := n.crasher.SetCrashPoint(ctx, node, client.CrashPointCommand{Point: point, Armed: false}); err != nil {
+		for _, point := range crashPointsUsed {
+			if err := n.crasher.SetCrashPoint(ctx, node, sut.CrashPointCommand{Point: point, Armed: false}); err != nil {
 				nodeErrs = append(nodeErrs, fmt.Errorf("disarm the %s crash point on %s: %w", point, node, err))
 			}
 		}
@@ -435,7 +438,7 @@ func (n *Nemesis) applyFigure8(ctx context.Context, fault *history.Fault) error 
 	above := max(won.GenerationStartIndex, cut.LastLogIndex)
 	fault.Params["crash_commit_index"] = strconv.FormatUint(above, 10)
 	n.armed[old] = true
-	arm := client.CrashPointCommand{Point: client.CrashAfterCommit, Armed: true, AboveIndex: above - min(above, 1)}
+	arm := sut.CrashPointCommand{Point: sut.CrashAfterCommit, Armed: true, AboveIndex: above - min(above, 1)}
 	if err := n.crasher.SetCrashPoint(ctx, old, arm); err != nil {
 		return fmt.Errorf("arm the after-commit crash point on %s: %w", old, err)
 	}
@@ -454,7 +457,7 @@ func (n *Nemesis) applyFigure8(ctx context.Context, fault *history.Fault) error 
 		}
 	} else {
 		fault.Params["crashed_after_commit_ms"] = "none"
-		if err := n.crasher.SetCrashPoint(ctx, old, client.CrashPointCommand{Point: client.CrashAfterCommit, Armed: false}); err != nil {
+		if err := n.crasher.SetCrashPoint(ctx, old, sut.CrashPointCommand{Point: sut.CrashAfterCommit, Armed: false}); err != nil {
 			return fmt.Errorf("disarm the crash point on %s: %w", old, err)
 		}
 		delete(n.armed, old)

@@ -3,12 +3,10 @@ package workloads
 import (
 	"context"
 	"math/rand"
-	"net/http"
 	"strconv"
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
 )
 
 // Register is the default workload: read, write and compare-and-set on
@@ -70,10 +68,10 @@ func (g *registerGenerator) Next() history.Op {
 // Apply sends one register op. A read's value is decoded from decimal; a cas
 // refused with 412 gets an Error starting with checker.CASMismatchError so
 // the linearizability checker can use the mismatch as evidence.
-func (Register) Apply(ctx context.Context, c *client.Client, invoke history.Op) history.Op {
+func (Register) Apply(ctx context.Context, c Client, invoke history.Op) history.Op {
 	switch invoke.F {
 	case history.FRead:
-		res := c.Get(ctx, invoke.Key)
+		res := c.Read(ctx, invoke.Key)
 		done := completion(invoke, res)
 		done.Value = nil
 		if done.Type == history.OK && res.Found {
@@ -83,11 +81,11 @@ func (Register) Apply(ctx context.Context, c *client.Client, invoke history.Op) 
 		}
 		return done
 	case history.FWrite:
-		return completion(invoke, c.Put(ctx, invoke.Key, format(invoke.Value)))
+		return completion(invoke, c.Write(ctx, invoke.Key, format(invoke.Value)))
 	case history.FCAS:
 		res := c.CAS(ctx, invoke.Key, format(invoke.Expect), format(invoke.Value))
 		done := completion(invoke, res)
-		if done.Type == history.Fail && res.StatusCode == http.StatusPreconditionFailed {
+		if done.Type == history.Fail && res.Mismatch {
 			done.Error = checker.CASMismatchError + ": " + done.Error
 		}
 		return done

@@ -8,7 +8,6 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
 )
 
 // Set appends unique elements to a few list keys and reads them back; after
@@ -61,12 +60,12 @@ func (g *setGenerator) Next() history.Op {
 
 // Apply sends one append or list read. A read of an absent key is the empty
 // list; unparsable elements become UnparsableValue (noted in Error).
-func (Set) Apply(ctx context.Context, c *client.Client, invoke history.Op) history.Op {
+func (Set) Apply(ctx context.Context, c Client, invoke history.Op) history.Op {
 	switch invoke.F {
 	case history.FAppend:
-		return completion(invoke, c.Append(ctx, invoke.Key, format(invoke.Value)))
+		return completion(invoke, c.Add(ctx, invoke.Key, format(invoke.Value)))
 	case history.FRead:
-		res := c.Get(ctx, invoke.Key)
+		res := c.ReadSet(ctx, invoke.Key)
 		done := completion(invoke, res)
 		done.Value, done.List = nil, nil
 		if done.Type != history.OK || !res.Found {

@@ -1,5 +1,5 @@
 // Package workloads defines what clients do during a run: a generator of
-// operations, how an operation is sent to the store through node/client, the
+// operations, how an operation is sent to the store through a Client, the
 // final reads after healing, and the checkers that judge the history.
 //
 // Every workload keeps per-key histories small: a generator keeps a few keys
@@ -20,7 +20,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
+	"github.com/faultline/faultline/sut"
 )
 
 // Generator produces invoke templates: F, Key, Value, Expect (the harness
@@ -28,6 +28,27 @@ import (
 // and is not safe for concurrent use.
 type Generator interface {
 	Next() history.Op
+}
+
+// Client is what the workloads need from a store: one method per operation,
+// each returning the call's outcome (sut.OK, sut.Fail or sut.Info, never a
+// guess: a write whose fate is unknown is Info). A store's adapter implements
+// it; one Client serves one logical process at a time.
+type Client interface {
+	// Read returns key's value (Found false when it has none).
+	Read(ctx context.Context, key string) sut.Result
+	// Write sets key to value.
+	Write(ctx context.Context, key, value string) sut.Result
+	// CAS sets key to value if it holds expect; a definite mismatch is a
+	// Fail with Mismatch set. An absent key never matches.
+	CAS(ctx context.Context, key, expect, value string) sut.Result
+	// Add adds element to the set (or list) at key.
+	Add(ctx context.Context, key, element string) sut.Result
+	// ReadSet returns the elements at key in List, in the order they were
+	// added where the store keeps one (Found false when there are none).
+	ReadSet(ctx context.Context, key string) sut.Result
+	// Close releases the client's connections.
+	Close() error
 }
 
 // Workload is one kind of test traffic and its checkers.
@@ -38,7 +59,7 @@ type Workload interface {
 	NewGenerator(rng *rand.Rand, opsPerKey int) Generator
 	// Apply sends invoke to the store and returns its completion (Type,
 	// Value or List, Error; the rest copied from invoke).
-	Apply(ctx context.Context, c *client.Client, invoke history.Op) history.Op
+	Apply(ctx context.Context, c Client, invoke history.Op) history.Op
 	// FinalReads returns one read invoke for every key the history touched.
 	FinalReads(h history.History) []history.Op
 	Checkers() []checker.Checker
@@ -78,7 +99,7 @@ const UnparsableValue int64 = math.MinInt64
 
 // completion builds the completion of invoke from a client result: the type
 // from the outcome and the error text.
-func completion(invoke history.Op, res client.Result) history.Op {
+func completion(invoke history.Op, res sut.Result) history.Op {
 	done := invoke
 	done.Type = typeOf(res.Outcome)
 	done.Error = ""
@@ -88,11 +109,11 @@ func completion(invoke history.Op, res client.Result) history.Op {
 	return done
 }
 
-func typeOf(o client.Outcome) history.Type {
+func typeOf(o sut.Outcome) history.Type {
 	switch o {
-	case client.OK:
+	case sut.OK:
 		return history.OK
-	case client.Fail:
+	case sut.Fail:
 		return history.Fail
 	}
 	return history.Info

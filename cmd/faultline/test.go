@@ -17,6 +17,8 @@ import (
 	"github.com/faultline/faultline/docker"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/sut/kvnode"
+	"github.com/faultline/faultline/workloads"
 )
 
 // specFlags binds the flags shared by test and suite to a Spec.
@@ -203,7 +205,12 @@ func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func()
 			release()
 			return harness.Env{}, nil, err
 		}
-		env := harness.Env{DB: c, Cluster: c, RunID: runID, Logger: slog.Default(), Progress: os.Stderr}
+		env := harness.Env{DB: c, Cluster: c, NewClient: kvnodeClient, RunID: runID, Logger: slog.Default(), Progress: os.Stderr}
 		return env, release, nil
 	}
+}
+
+// kvnodeClient is kvnode's client factory for the harness.
+func kvnodeClient(endpoint, clientID string, timeout time.Duration) workloads.Client {
+	return kvnode.NewClient(endpoint, kvnode.ClientOptions{ClientID: clientID, Timeout: timeout})
 }

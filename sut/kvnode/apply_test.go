@@ -1,4 +1,4 @@
-package workloads
+package kvnode_test
 
 import (
 	"context"
@@ -15,8 +15,9 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
-	"github.com/faultline/faultline/node/client"
 	"github.com/faultline/faultline/node/server"
+	"github.com/faultline/faultline/sut/kvnode"
+	"github.com/faultline/faultline/workloads"
 )
 
 // startNode runs a real single-node kvnode in this process and returns its
@@ -54,17 +55,17 @@ func startNode(t *testing.T) string {
 		assert.NoError(t, <-done)
 	})
 	url := "http://" + srv.ClientAddr()
-	c := client.New(url, client.Options{Timeout: time.Second})
+	admin := kvnode.Admin{Timeout: time.Second}
 	require.Eventually(t, func() bool {
-		st, err := c.Status(context.Background())
-		return err == nil && st.Role == "leader"
+		st, err := admin.Status(context.Background(), url)
+		return err == nil && st.IsLeader()
 	}, 10*time.Second, 10*time.Millisecond, "single node never became leader")
 	return url
 }
 
 // runWorkload drives w against url with clients concurrent processes for
 // opsTotal ops, then the final reads, recording everything.
-func runWorkload(t *testing.T, w Workload, url string, clients, opsTotal, opsPerKey int) history.History {
+func runWorkload(t *testing.T, w workloads.Workload, url string, clients, opsTotal, opsPerKey int) history.History {
 	t.Helper()
 	rec := history.NewMemoryRecorder()
 	gen := w.NewGenerator(rand.New(rand.NewSource(1)), opsPerKey)
@@ -79,7 +80,7 @@ func runWorkload(t *testing.T, w Workload, url string, clients, opsTotal, opsPer
 		left--
 		return gen.Next(), true
 	}
-	apply := func(c *client.Client, process int, inv history.Op) history.Op {
+	apply := func(c workloads.Client, process int, inv history.Op) history.Op {
 		inv.Process = history.Process(process)
 		inv = rec.Record(inv)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -91,7 +92,7 @@ func runWorkload(t *testing.T, w Workload, url string, clients, opsTotal, opsPer
 		wg.Add(1)
 		go func(process int) {
 			defer wg.Done()
-			c := client.New(url, client.Options{Timeout: 2 * time.Second})
+			c := kvnode.NewClient(url, kvnode.ClientOptions{Timeout: 2 * time.Second})
 			for {
 				inv, ok := next()
 				if !ok {
@@ -99,13 +100,13 @@ func runWorkload(t *testing.T, w Workload, url string, clients, opsTotal, opsPer
 				}
 				if done := apply(c, process, inv); done.Type == history.Info {
 					process += clients
-					c = client.New(url, client.Options{Timeout: 2 * time.Second})
+					c = kvnode.NewClient(url, kvnode.ClientOptions{Timeout: 2 * time.Second})
 				}
 			}
 		}(p)
 	}
 	wg.Wait()
-	c := client.New(url, client.Options{Timeout: 2 * time.Second})
+	c := kvnode.NewClient(url, kvnode.ClientOptions{Timeout: 2 * time.Second})
 	for i, inv := range w.FinalReads(rec.History()) {
 		done := apply(c, 1_000_000+i, inv)
 		require.Equal(t, history.OK, done.Type, done.Error)
@@ -121,7 +122,7 @@ func TestRegisterAgainstKVNode(t *testing.T) {
 		t.Skip("starts a kvnode")
 	}
 	url := startNode(t)
-	h := runWorkload(t, Register{}, url, 4, 400, 25)
+	h := runWorkload(t, workloads.Register{}, url, 4, 400, 25)
 
 	var mismatches, casOK, readsFound int
 	for _, op := range h {
@@ -139,7 +140,7 @@ func TestRegisterAgainstKVNode(t *testing.T) {
 	assert.Positive(t, readsFound, "reads return written values")
 	t.Logf("%d ops: %d cas ok, %d cas mismatches, %d reads found a value", len(h)/2, casOK, mismatches, readsFound)
 
-	rs := checker.Run(context.Background(), checker.Input{History: h, CheckTimeout: time.Minute}, Register{}.Checkers()...)
+	rs := checker.Run(context.Background(), checker.Input{History: h, CheckTimeout: time.Minute}, workloads.Register{}.Checkers()...)
 	for _, r := range rs.Checkers {
 		if r.Checker == "convergence" {
 			assert.Equal(t, checker.Unknown, r.Verdict, "no replica states were given")
@@ -164,8 +165,8 @@ func TestSetAgainstKVNode(t *testing.T) {
 		t.Skip("starts a kvnode")
 	}
 	url := startNode(t)
-	h := runWorkload(t, Set{}, url, 4, 300, 30)
-	rs := checker.Run(context.Background(), checker.Input{History: h, CheckTimeout: time.Minute}, Set{}.Checkers()...)
+	h := runWorkload(t, workloads.Set{}, url, 4, 300, 30)
+	rs := checker.Run(context.Background(), checker.Input{History: h, CheckTimeout: time.Minute}, workloads.Set{}.Checkers()...)
 	for _, r := range rs.Checkers {
 		if r.Checker == "convergence" {
 			continue
@@ -183,8 +184,8 @@ func TestSetAgainstKVNode(t *testing.T) {
 }
 
 func TestApplyRejectsUnknownFunction(t *testing.T) {
-	c := client.New("http://127.0.0.1:1", client.Options{})
-	for _, w := range []Workload{Register{}, Set{}} {
+	c := kvnode.NewClient("http://127.0.0.1:1", kvnode.ClientOptions{})
+	for _, w := range []workloads.Workload{workloads.Register{}, workloads.Set{}} {
 		done := w.Apply(context.Background(), c, history.Op{Type: history.Invoke, F: "dequeue", Key: "k"})
 		assert.Equal(t, history.Fail, done.Type)
 		assert.Contains(t, done.Error, "dequeue")
@@ -196,8 +197,8 @@ func TestApplyClassifiesUnreachableNode(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
-	c := client.New("http://"+addr, client.Options{Timeout: time.Second})
-	done := Register{}.Apply(context.Background(), c, history.Op{Type: history.Invoke, F: history.FWrite, Key: "k", Value: history.IntPtr(1)})
+	c := kvnode.NewClient("http://"+addr, kvnode.ClientOptions{Timeout: time.Second})
+	done := workloads.Register{}.Apply(context.Background(), c, history.Op{Type: history.Invoke, F: history.FWrite, Key: "k", Value: history.IntPtr(1)})
 	assert.Equal(t, history.Fail, done.Type, "a refused dial is a definite failure")
 	assert.NotEmpty(t, done.Error)
 	assert.Equal(t, int64(1), *done.Value)
