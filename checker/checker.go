@@ -50,6 +50,16 @@ type Results struct {
 	// how soon in the run a violation was observable. Nil unless the
 	// verdict is invalid and some invalid checker pointed at an op.
 	FirstFlagged *int64 `json:"first_flagged_ns,omitempty"`
+	// Skipped are checkers of the workload that did not run because the
+	// history lacks what they judge (replica states, leader sightings, an
+	// order the model needs). They do not count towards the verdict.
+	Skipped []Skip `json:"skipped,omitempty"`
+}
+
+// Skip names a checker that did not run and why.
+type Skip struct {
+	Checker string `json:"checker"`
+	Reason  string `json:"reason"`
 }
 
 // ReplicaState is what a replica reported about itself after healing.

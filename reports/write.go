@@ -89,6 +89,9 @@ func WriteLoaded(run *Run, opts WriteOptions) error {
 	if run.Results != nil {
 		page.Reason = sentence(run.Results.Reason)
 		page.Checkers = checkerViews(run.Results.Checkers, faults, visuals, opts)
+		for _, sk := range run.Results.Skipped {
+			page.Checkers = append(page.Checkers, checkerView{Name: sk.Checker, Verdict: "skipped", Reason: sentence("Not run: " + sk.Reason)})
+		}
 	} else {
 		page.NoResults = "results.json is missing: the run ended before its history was checked. Run `faultline check " + run.Dir + "` to check it."
 	}
