@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
-	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/workloads"
 )
@@ -48,54 +47,131 @@ func RequireRunDir(dir string) error {
 		ErrNoRun, dir, why, HistoryFile, TestFile)}
 }
 
-// CheckDir re-runs every checker of the run's workload on a stored history and
-// rewrites results.json and the report. The run directory is the user's input:
-// a path that holds no run, or a malformed test.json, history.jsonl,
-// replicas.json or leaders.json, is a UsageError naming the file (and, for the
-// history, the line) and gives no verdict. Failing to write the results or the
-// report is a plain error.
-func CheckDir(ctx context.Context, dir string, checkTimeout time.Duration) (checker.Results, error) {
-	if err := RequireRunDir(dir); err != nil {
-		return checker.Results{}, err
-	}
-	rec, err := ReadTestRecord(dir)
+// CheckOptions say what Check reads and where it writes.
+type CheckOptions struct {
+	// Workload is the workload whose checkers judge the history. A history
+	// file has no test.json, so it needs one; for a run directory it may be
+	// left empty and must otherwise match test.json.
+	Workload string
+	// Out is the directory for results.json and the report. Empty means the
+	// run directory itself, or for a history file DefaultOutDir(path).
+	Out string
+	// CheckTimeout bounds the linearizability search. Zero means the run's
+	// own (test.json), else DefaultImportCheckTimeout.
+	CheckTimeout time.Duration
+}
+
+// DefaultImportCheckTimeout bounds the linearizability search of a history
+// that brings no check timeout of its own (a history file). A register key of
+// a few thousand ops is decided in well under a second; past five minutes a
+// person is better served by an unknown verdict that says what to raise.
+const DefaultImportCheckTimeout = 5 * time.Minute
+
+// CheckReport is what Check read, decided and wrote.
+type CheckReport struct {
+	Results checker.Results
+	// Source says what the input was (see the Source* constants).
+	Source   string
+	Workload string
+	// Ops is the number of records in the history that was checked.
+	Ops int
+	// Notes say what reading the input changed or left out.
+	Notes []string
+	// OutDir holds results.json and the report.
+	OutDir string
+	// CheckDuration is the time the checkers took, without reading the
+	// input or writing the report.
+	CheckDuration time.Duration
+}
+
+// What Check read.
+const (
+	SourceRunDir        = "run directory"
+	SourceJepsenHistory = "Jepsen history"
+	SourceJSONLHistory  = "faultline history"
+)
+
+// Check runs every checker of the workload on a stored history and writes
+// results.json and the report. path is a run directory (test.json,
+// history.jsonl and optionally replicas.json and leaders.json), a Jepsen
+// history (history.edn, or a Jepsen store directory holding one) or a
+// faultline history file (.jsonl) without test.json; see CheckOptions.
+//
+// The input is never changed unless it is a run directory checked in place.
+// Checkers that need what the input lacks (replica states for convergence,
+// leader sightings for leaders) are skipped and listed in Results.Skipped
+// rather than judged unknown.
+//
+// Anything wrong with the input or the options is a UsageError naming the
+// file (and line) at fault and what to do, and gives no verdict. Failing to
+// write the results or the report is a plain error.
+func Check(ctx context.Context, path string, opts CheckOptions) (CheckReport, error) {
+	in, err := readCheckInput(path, opts)
 	if err != nil {
-		return checker.Results{}, damagedRun(err, fixTestRecord)
+		return CheckReport{}, err
 	}
-	wl, err := workloads.ByName(rec.Workload)
+	wl, err := workloads.ByName(in.workload)
 	if err != nil {
-		return checker.Results{}, damagedRun(fmt.Errorf("%s: workload %q: %w", filepath.Join(dir, TestFile), rec.Workload, err), fixTestRecord)
+		return CheckReport{}, err
 	}
-	historyPath := filepath.Join(dir, HistoryFile)
-	h, err := history.ReadFile(historyPath)
-	if err != nil {
-		return checker.Results{}, damagedRun(err, fixHistory)
+	timeout := opts.CheckTimeout
+	if timeout <= 0 {
+		timeout = in.checkTimeout
 	}
-	if err := h.Validate(); err != nil {
-		return checker.Results{}, damagedRun(fmt.Errorf("%s: %w: %v", historyPath, history.ErrMalformed, err), fixHistoryOps)
+	if timeout <= 0 {
+		timeout = DefaultImportCheckTimeout
 	}
-	var replicas []checker.ReplicaState
-	if _, err := readOptionalJSON(dir, ReplicasFile, &replicas); err != nil {
-		return checker.Results{}, damagedRun(err, fixOptional)
+	checkers, skipped := selectCheckers(wl, in)
+	rep := CheckReport{Source: in.source, Workload: in.workload, Ops: len(in.history), Notes: in.notes, OutDir: in.outDir}
+	start := time.Now()
+	rep.Results = checker.Run(ctx, checker.Input{History: in.history, Replicas: in.replicas, Leaders: in.leaders, CheckTimeout: timeout}, checkers...)
+	rep.CheckDuration = time.Since(start)
+	rep.Results.Skipped = skipped
+	if err := in.writeInputs(); err != nil {
+		return rep, err
 	}
-	var leaders []checker.LeaderSighting
-	if found, err := readOptionalJSON(dir, LeadersFile, &leaders); err != nil {
-		return checker.Results{}, damagedRun(err, fixOptional)
-	} else if found && leaders == nil {
-		leaders = []checker.LeaderSighting{} // collected, none seen
+	if err := writeJSON(filepath.Join(in.outDir, ResultsFile), rep.Results); err != nil {
+		return rep, err
 	}
-	if checkTimeout <= 0 {
-		checkTimeout = rec.Options.CheckTimeout
+	if err := reports.WriteRun(in.outDir, reports.WriteOptions{Model: wl.Model()}); err != nil {
+		return rep, fmt.Errorf("write report: %w", err)
 	}
-	in := checker.Input{History: h, Replicas: replicas, Leaders: leaders, CheckTimeout: checkTimeout}
-	res := checker.Run(ctx, in, runCheckers(wl, leaders)...)
-	if err := writeJSON(filepath.Join(dir, ResultsFile), res); err != nil {
-		return res, err
+	return rep, nil
+}
+
+// Why a checker is skipped.
+const (
+	skipConvergence = "no replica states in this history"
+	skipLeaders     = "no leader sightings in this history"
+	skipJepsenSet   = "a Jepsen set read is unordered, so the list model (which needs the order of appends) does not apply; the set checker judges it"
+)
+
+// selectCheckers is the workload's checkers less those the input cannot
+// feed, plus the leaders checker when leader sightings were collected.
+func selectCheckers(wl workloads.Workload, in *checkInput) ([]checker.Checker, []checker.Skip) {
+	var out []checker.Checker
+	var skipped []checker.Skip
+	for _, c := range wl.Checkers() {
+		switch c := c.(type) {
+		case checker.Convergence:
+			if !in.hasReplicas {
+				skipped = append(skipped, checker.Skip{Checker: c.Name(), Reason: skipConvergence})
+				continue
+			}
+		case checker.Linearizability:
+			if c.Model == checker.ModelList && in.format == formatJepsen {
+				skipped = append(skipped, checker.Skip{Checker: c.Name(), Reason: skipJepsenSet})
+				continue
+			}
+		}
+		out = append(out, c)
 	}
-	if err := reports.WriteRun(dir, reports.WriteOptions{Model: wl.Model()}); err != nil {
-		return res, fmt.Errorf("write report: %w", err)
+	if in.leaders == nil {
+		skipped = append(skipped, checker.Skip{Checker: checker.Leaders{}.Name(), Reason: skipLeaders})
+	} else {
+		out = append(out, checker.Leaders{})
 	}
-	return res, nil
+	return out, skipped
 }
 
 // What to do about a malformed run file.

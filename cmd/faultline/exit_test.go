@@ -77,6 +77,25 @@ func TestBadArgumentsExit254(t *testing.T) {
 			args: []string{"check", "DIR"}, want: []string{"DIR/history.jsonl: malformed history: op 0", "fix those ops"}},
 		{name: "check: malformed test.json", files: runFixture{"test.json": "{", "history.jsonl": goodHeader},
 			args: []string{"check", "DIR"}, want: []string{"DIR/test.json", "fix test.json or run the test again"}},
+		{name: "check: a history file without --workload", files: runFixture{"history.jsonl": goodHeader}, args: []string{"check", "DIR/history.jsonl"},
+			want: []string{"DIR/history.jsonl is a history file with no test.json beside it", "pass --workload register or --workload set"}},
+		{name: "check: a Jepsen history without --workload", files: runFixture{"history.edn": "[]"}, args: []string{"check", "DIR/history.edn"},
+			want: []string{"DIR/history.edn is a history file", "pass --workload register"}},
+		{name: "check: a Jepsen store directory without --workload", files: runFixture{"history.edn": "[]"}, args: []string{"check", "DIR"},
+			want: []string{"DIR/history.edn is a history file", "pass --workload register"}},
+		{name: "check: unknown --workload", files: runFixture{"history.edn": "[]"}, args: []string{"check", "--workload", "bank", "DIR/history.edn"},
+			want: []string{`--workload "bank": choose one of register, set`}},
+		{name: "check: malformed Jepsen history",
+			files: runFixture{"history.edn": "[{:process 0, :type :invoke, :f :read, :value nil}\n {:process 0, :type :ok, :f :read, :value \"x\"}]"},
+			args:  []string{"check", "--workload", "register", "DIR/history.edn"},
+			want:  []string{"DIR/history.edn: malformed history", `line 2: a :read's value is "x"; faultline reads integers there`, "fix the file there"}},
+		{name: "check: a Jepsen op faultline does not read",
+			files: runFixture{"history.edn": "{:process 0, :type :invoke, :f :txn, :value [[:r 1 nil]]}\n"},
+			args:  []string{"check", "--workload", "register", "DIR/history.edn"},
+			want:  []string{"line 1: :f :txn is not a register operation; faultline reads :read, :write and :cas for --workload register"}},
+		{name: "check: --workload disagrees with test.json",
+			files: runFixture{"test.json": goodTestJSON, "history.jsonl": goodHeader},
+			args:  []string{"check", "--workload", "set", "DIR"}, want: []string{"leave --workload out for a run directory"}},
 		{name: "check: unknown workload", files: runFixture{"test.json": `{"workload":"bank"}`, "history.jsonl": goodHeader},
 			args: []string{"check", "DIR"}, want: []string{`DIR/test.json: workload "bank"`, "fix test.json"}},
 		{name: "check: malformed leaders.json",
@@ -132,6 +151,7 @@ func TestStoredRunExitsWithItsVerdict(t *testing.T) {
 		read string
 		want int
 	}{
+		{"check: read sees the write (convergence skipped: no replica states)", []string{"check", "--check-timeout", "10s"}, `{"index":3,"time":4,"type":"ok","process":0,"f":"read","key":"k","value":1}`, harness.ExitValid},
 		{"check: read sees a value never written", []string{"check", "--check-timeout", "10s"}, `{"index":3,"time":4,"type":"ok","process":0,"f":"read","key":"k","value":2}`, harness.ExitInvalid},
 		{"report", []string{"report"}, `{"index":3,"time":4,"type":"ok","process":0,"f":"read","key":"k","value":1}`, harness.ExitValid},
 	}
