@@ -28,7 +28,6 @@ func (c *Cluster) teardownLocked(ctx context.Context) error {
 	defer cancel()
 	start := time.Now()
 	removed, err := Cleanup(ctx, c.opts.RunID)
-	c.http.CloseIdleConnections()
 	if err != nil {
 		return fmt.Errorf("teardown run %s: %w", c.opts.RunID, err)
 	}

@@ -19,7 +19,7 @@ func TestCleanupLeavesLiveRunsAlone(t *testing.T) {
 	release, err := docker.HoldRun(runID)
 	require.NoError(t, err)
 	defer release()
-	c, err := docker.NewCluster(docker.ClusterOptions{RunID: runID, Nodes: 1, Image: image, Logger: testLogger(t)})
+	c, err := docker.NewCluster(docker.ClusterOptions{Node: kvnodeSpec(t), RunID: runID, Nodes: 1, Image: image, Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, c.Setup(ctx))
 	defer c.Teardown(ctx)

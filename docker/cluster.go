@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"regexp"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/faultline/faultline/sut"
-	"github.com/faultline/faultline/sut/kvnode"
 )
 
 // Defaults of ClusterOptions.
@@ -43,8 +41,9 @@ type ClusterOptions struct {
 	// Subnet is the network's IPv4 CIDR, e.g. 10.77.3.0/24; empty: a free
 	// 10.77.x.0/24 is chosen (skipping subnets of existing Docker networks).
 	Subnet string
-	// NodeFlags are extra kvnode flags appended to every node's command line.
-	NodeFlags []string
+	// Node says what a node of the store under test is: command line,
+	// ports, files, status and fault hooks. Required.
+	Node NodeSpec
 	// ReadyTimeout bounds the wait for nodes to serve (Setup, Start); default 60s.
 	ReadyTimeout time.Duration
 	// StatusTimeout bounds one GET /status (Status, Primaries); default 1s.
@@ -59,11 +58,6 @@ type ClusterOptions struct {
 type Cluster struct {
 	opts   ClusterOptions
 	logger *slog.Logger
-	http   *http.Client
-	// secret is the run's cluster secret: fresh for every cluster, given to
-	// every node as a file (see createContainer), so only this run's nodes
-	// can join each other's replication.
-	secret []byte
 
 	nodes  []*node // n1..nN, fixed at NewCluster
 	byName map[string]*node
@@ -117,6 +111,9 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 	if opts.Image == "" {
 		return nil, errors.New("new cluster: no image: build one with BuildImage")
 	}
+	if err := opts.Node.validate(); err != nil {
+		return nil, fmt.Errorf("new cluster: %w", err)
+	}
 	if opts.Nodes == 0 {
 		opts.Nodes = DefaultNodes
 	}
@@ -149,15 +146,9 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	secret, err := newClusterSecret()
-	if err != nil {
-		return nil, fmt.Errorf("new cluster: %w", err)
-	}
 	c := &Cluster{
-		secret:  secret,
 		opts:    opts,
 		logger:  logger.With("run", opts.RunID),
-		http:    kvnode.NewHTTPClient(),
 		byName:  make(map[string]*node, opts.Nodes),
 		grudge:  map[string][]string{},
 		silence: map[string][]string{},
@@ -170,16 +161,6 @@ func NewCluster(opts ClusterOptions) (*Cluster, error) {
 		c.byName[n.name] = n
 	}
 	return c, nil
-}
-
-// newClusterSecret returns 32 random bytes, hex-encoded: text, so the file
-// reads the same in any editor and kvnode's whitespace trimming is moot.
-func newClusterSecret() ([]byte, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("random cluster secret: %w", err)
-	}
-	return []byte(hex.EncodeToString(b[:])), nil
 }
 
 // RunID returns the run id the containers are labelled with.
@@ -218,13 +199,17 @@ func (c *Cluster) Endpoint(node string) string {
 // Status returns the node's own status with its state digest, bounded by
 // StatusTimeout.
 func (c *Cluster) Status(ctx context.Context, node string) (sut.Status, error) {
-	return c.askStatus(ctx, node, c.admin(c.opts.StatusTimeout).Status)
+	return c.askStatus(ctx, node, c.opts.Node.Status)
 }
 
 // Peek returns the node's last published status without the state digest,
 // bounded by StatusTimeout.
 func (c *Cluster) Peek(ctx context.Context, node string) (sut.Status, error) {
-	return c.askStatus(ctx, node, c.admin(c.opts.StatusTimeout).Peek)
+	peek := c.opts.Node.Peek
+	if peek == nil {
+		peek = c.opts.Node.Status
+	}
+	return c.askStatus(ctx, node, peek)
 }
 
 func (c *Cluster) askStatus(ctx context.Context, node string, ask func(context.Context, string) (sut.Status, error)) (sut.Status, error) {
@@ -232,16 +217,13 @@ func (c *Cluster) askStatus(ctx context.Context, node string, ask func(context.C
 	if endpoint == "" {
 		return sut.Status{}, fmt.Errorf("status of %s: unknown node or cluster not set up", node)
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.StatusTimeout)
+	defer cancel()
 	st, err := ask(ctx, endpoint)
 	if err != nil {
 		return sut.Status{}, fmt.Errorf("status of %s: %w", node, err)
 	}
 	return st, nil
-}
-
-// admin reaches the nodes' status and fault hooks.
-func (c *Cluster) admin(timeout time.Duration) kvnode.Admin {
-	return kvnode.Admin{HTTP: c.http, Timeout: timeout}
 }
 
 // Primaries returns the nodes that claim leadership in the highest generation

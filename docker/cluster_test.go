@@ -20,7 +20,7 @@ const connectTimeout = 500 * time.Millisecond
 // reach reports whether from can open a TCP connection to to's peer port.
 func reach(t *testing.T, c *docker.Cluster, from, to string) bool {
 	t.Helper()
-	ok, err := c.CanConnect(context.Background(), from, to, docker.PeerPort, connectTimeout)
+	ok, err := c.CanConnect(context.Background(), from, to, kvnode.PeerPort, connectTimeout)
 	require.NoError(t, err)
 	return ok
 }
@@ -47,7 +47,7 @@ func startCluster(t *testing.T, nodes int) *docker.Cluster {
 	t.Helper()
 	image := nodeImage(t)
 	runID := fmt.Sprintf("test-%d-%s", nodes, time.Now().UTC().Format("150405.000000"))
-	c, err := docker.NewCluster(docker.ClusterOptions{RunID: runID, Nodes: nodes, Image: image, Logger: testLogger(t)})
+	c, err := docker.NewCluster(docker.ClusterOptions{Node: kvnodeSpec(t), RunID: runID, Nodes: nodes, Image: image, Logger: testLogger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		// A cancelled context must not stop the teardown.

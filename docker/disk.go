@@ -26,15 +26,14 @@ const (
 	DiskTornTail = "torn-tail"
 )
 
-// logFileSuffix names the node's log files in its data dir; DiskTornTail
-// cuts the newest of them (kvnode's WAL segments).
-const logFileSuffix = ".wal"
-
 // LoseDisk kills the node and takes its disk away (mode DiskWipe) or the end
 // of its newest log file, cutBytes long (DiskTornTail). The node is left
 // stopped: Start brings it back. The output of a replaced container is kept
 // and comes first in CollectLogs.
 func (c *Cluster) LoseDisk(ctx context.Context, name, mode string, cutBytes int64) error {
+	if mode == DiskTornTail && c.opts.Node.LogFileSuffix == "" {
+		return fmt.Errorf("lose disk of %s: %s names no log files to tear", name, c.opts.Node.Store)
+	}
 	if mode != DiskWipe && mode != DiskTornTail {
 		return fmt.Errorf("lose disk of %s: unknown mode %q (use %s or %s)", name, mode, DiskWipe, DiskTornTail)
 	}
@@ -78,9 +77,9 @@ func (c *Cluster) replaceContainer(ctx context.Context, n *node) error {
 // torn write wherever the cut landed and cannot mistake the shorter log for
 // a whole one.
 func (c *Cluster) tearLogTail(ctx context.Context, n *node, cutBytes int64) error {
-	rc, _, err := c.cli.CopyFromContainer(ctx, n.containerID, dataDir)
+	rc, _, err := c.cli.CopyFromContainer(ctx, n.containerID, c.opts.Node.DataDir)
 	if err != nil {
-		return fmt.Errorf("tear log tail of %s: read %s: %w", n.name, dataDir, err)
+		return fmt.Errorf("tear log tail of %s: read %s: %w", n.name, c.opts.Node.DataDir, err)
 	}
 	defer rc.Close()
 	var newest *tar.Header
@@ -92,9 +91,9 @@ func (c *Cluster) tearLogTail(ctx context.Context, n *node, cutBytes int64) erro
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("tear log tail of %s: read %s: %w", n.name, dataDir, err)
+			return fmt.Errorf("tear log tail of %s: read %s: %w", n.name, c.opts.Node.DataDir, err)
 		}
-		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, logFileSuffix) || h.Size < 2 {
+		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, c.opts.Node.LogFileSuffix) || h.Size < 2 {
 			continue
 		}
 		if newest != nil && (h.ModTime.Before(newest.ModTime) || h.ModTime.Equal(newest.ModTime) && h.Name < newest.Name) {
@@ -107,7 +106,7 @@ func (c *Cluster) tearLogTail(ctx context.Context, n *node, cutBytes int64) erro
 		newest, content = h, data
 	}
 	if newest == nil {
-		return fmt.Errorf("tear log tail of %s: no %s file in %s", n.name, logFileSuffix, dataDir)
+		return fmt.Errorf("tear log tail of %s: no %s file in %s", n.name, c.opts.Node.LogFileSuffix, c.opts.Node.DataDir)
 	}
 	cut := min(max(cutBytes, 1), int64(len(content))-1)
 	torn := append(content[:int64(len(content))-cut:int64(len(content))-cut], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
@@ -125,7 +124,7 @@ func (c *Cluster) tearLogTail(ctx context.Context, n *node, cutBytes int64) erro
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("tear log tail of %s: %w", n.name, err)
 	}
-	if err := c.cli.CopyToContainer(ctx, n.containerID, dataDir, &buf, container.CopyToContainerOptions{}); err != nil {
+	if err := c.cli.CopyToContainer(ctx, n.containerID, c.opts.Node.DataDir, &buf, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("tear log tail of %s: write %s: %w", n.name, h.Name, err)
 	}
 	c.logger.Debug("tore log tail", "node", n.name, "file", h.Name, "cut_bytes", cut, "size", len(content))

@@ -50,12 +50,6 @@ const (
 	LabelNode = "faultline.node"
 )
 
-// Ports inside every node container.
-const (
-	ClientPort = 8000
-	PeerPort   = 7000
-)
-
 // ErrDockerNotRunning is returned (wrapped) when the Docker engine cannot be reached.
 var ErrDockerNotRunning = errors.New("docker is not running")
 

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/docker"
+	"github.com/faultline/faultline/sut/kvnode"
 )
 
 // These tests run real containers. They skip, saying so, only when no Docker
@@ -50,7 +51,7 @@ func nodeImage(t *testing.T) string {
 	imageOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		imageTag, imageErr = docker.BuildImage(ctx, docker.ImageOptions{Logger: testLogger(t)})
+		imageTag, imageErr = kvnode.BuildImage(ctx, docker.ImageOptions{Logger: testLogger(t)})
 	})
 	require.NoError(t, imageErr)
 	return imageTag
@@ -79,11 +80,11 @@ func TestBuildImageReusesUnchangedBuild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	first, err := docker.BuildImage(ctx, docker.ImageOptions{Logger: testLogger(t)})
+	first, err := kvnode.BuildImage(ctx, docker.ImageOptions{Logger: testLogger(t)})
 	require.NoError(t, err)
 	firstElapsed := time.Since(start)
 	start = time.Now()
-	second, err := docker.BuildImage(ctx, docker.ImageOptions{Logger: testLogger(t)})
+	second, err := kvnode.BuildImage(ctx, docker.ImageOptions{Logger: testLogger(t)})
 	require.NoError(t, err)
 	t.Logf("image %s: first call %s, second call %s", first, firstElapsed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	require.Equal(t, first, second, "an unchanged build must give the same tag")
@@ -91,7 +92,7 @@ func TestBuildImageReusesUnchangedBuild(t *testing.T) {
 }
 
 func TestBuildImageWithoutGoSaysWhatToDo(t *testing.T) {
-	_, err := docker.BuildImage(context.Background(), docker.ImageOptions{Go: "go-does-not-exist-here"})
+	_, err := kvnode.BuildImage(context.Background(), docker.ImageOptions{Go: "go-does-not-exist-here"})
 	require.ErrorContains(t, err, "go toolchain not found")
 }
 
@@ -107,7 +108,7 @@ func TestCleanupRemovesLabelledContainersAndNetwork(t *testing.T) {
 	image := nodeImage(t)
 	ctx := context.Background()
 	runID := "cleanup-" + time.Now().UTC().Format("150405.000000")
-	c, err := docker.NewCluster(docker.ClusterOptions{RunID: runID, Nodes: 1, Image: image, Logger: testLogger(t)})
+	c, err := docker.NewCluster(docker.ClusterOptions{Node: kvnodeSpec(t), RunID: runID, Nodes: 1, Image: image, Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, c.Setup(ctx))
 	containers, networks := labelled(t, runID)
@@ -120,4 +121,14 @@ func TestCleanupRemovesLabelledContainersAndNetwork(t *testing.T) {
 	containers, networks = labelled(t, runID)
 	require.Zero(t, containers+networks, "cleanup left labelled objects behind")
 	require.NoError(t, c.Teardown(ctx), "teardown after cleanup must be a no-op")
+}
+
+// kvnodeSpec is kvnode's node spec: the store these tests run.
+func kvnodeSpec(t *testing.T) docker.NodeSpec {
+	t.Helper()
+	spec, err := kvnode.NodeSpec(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }

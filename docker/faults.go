@@ -269,7 +269,12 @@ func (c *Cluster) Clock(ctx context.Context, name string, cmd sut.ClockCommand) 
 	if _, err := c.setUpNode(name); err != nil {
 		return sut.Status{}, fmt.Errorf("clock: %w", err)
 	}
-	st, err := c.admin(clockTimeout).Clock(ctx, c.Endpoint(name), cmd)
+	if c.opts.Node.Clock == nil {
+		return sut.Status{}, fmt.Errorf("clock on %s: %s: %w", name, c.opts.Node.Store, ErrNoHook)
+	}
+	ctx, cancel := context.WithTimeout(ctx, clockTimeout)
+	defer cancel()
+	st, err := c.opts.Node.Clock(ctx, c.Endpoint(name), cmd)
 	if err != nil {
 		return sut.Status{}, fmt.Errorf("clock %s on %s: %w", cmd.Action, name, err)
 	}
@@ -282,7 +287,12 @@ func (c *Cluster) SetCrashPoint(ctx context.Context, name string, cmd sut.CrashP
 	if _, err := c.setUpNode(name); err != nil {
 		return fmt.Errorf("crash point: %w", err)
 	}
-	if err := c.admin(clockTimeout).CrashPoint(ctx, c.Endpoint(name), cmd); err != nil {
+	if c.opts.Node.CrashPoint == nil {
+		return fmt.Errorf("crash point on %s: %s: %w", name, c.opts.Node.Store, ErrNoHook)
+	}
+	ctx, cancel := context.WithTimeout(ctx, clockTimeout)
+	defer cancel()
+	if err := c.opts.Node.CrashPoint(ctx, c.Endpoint(name), cmd); err != nil {
 		return fmt.Errorf("crash point %s on %s: %w", cmd.Point, name, err)
 	}
 	return nil

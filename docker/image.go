@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,21 +27,19 @@ import (
 // ImageRepository is the repository of every node image; the tag is a content hash.
 const ImageRepository = "faultline-node"
 
-// Binaries in the node image, at the root of its file system.
-const (
-	NodeBinary  = "kvnode"
-	AgentBinary = "faultline-agent"
-)
+// AgentBinary is faultline-agent's name in every node image, at the root of
+// its file system: the fault injector run inside a node's namespaces.
+const AgentBinary = "faultline-agent"
 
-// nodeDockerfile describes the node image: two static binaries, an empty
-// /data (the node's data dir, in the container's writable layer) and /tmp.
-// There is no shell, libc or package manager, so the image never needs a
-// registry. One COPY of the whole context makes one layer: every instruction
-// costs a container commit with the classic builder, which is slow on
-// fuse-overlayfs. .dockerignore keeps the Dockerfile out of the image.
+// nodeDockerfile describes the node image: the store's static binaries and
+// faultline-agent at the root, an empty /data (the node's data dir, in the
+// container's writable layer) and /tmp. There is no shell, libc or package
+// manager, so the image never needs a registry. One COPY of the whole context
+// makes one layer: every instruction costs a container commit with the
+// classic builder, which is slow on fuse-overlayfs. .dockerignore keeps the
+// Dockerfile out of the image. The command comes from the node spec.
 const nodeDockerfile = `FROM scratch
 COPY . /
-CMD ["/kvnode"]
 `
 
 const nodeDockerignore = "Dockerfile\n.dockerignore\n"
@@ -51,12 +51,20 @@ type ImageOptions struct {
 	ModuleDir string
 	// Go is the go command to build with. Empty: "go" from PATH.
 	Go string
+	// Commands are the store's Go main packages (module-relative, e.g.
+	// "./cmd/kvnode") compiled into the image root, each named after its
+	// last path element; faultline-agent is always added.
+	Commands []string
+	// Files are prebuilt files put at the image root (a store built
+	// elsewhere, e.g. etcd), by name.
+	Files map[string][]byte
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 }
 
-// BuildImage compiles kvnode and faultline-agent as static Linux binaries and
-// returns the tag of a FROM-scratch image holding them, faultline-node:<12 hex
+// BuildImage compiles the store's commands and faultline-agent as static
+// Linux binaries and returns the tag of a FROM-scratch image holding them
+// (and opts.Files), faultline-node:<12 hex
 // of the SHA-256 of the binaries and Dockerfile>. An image with that tag is
 // reused (and re-tagged, which stamps it as recently used for PruneImages);
 // otherwise it is built through the Docker API from an in-memory context.
@@ -103,11 +111,16 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 	defer os.RemoveAll(binDir)
 
 	compileStart := time.Now()
-	if err := compileBinaries(ctx, goPath, moduleDir, binDir); err != nil {
+	commands := append(slices.Clone(opts.Commands), "./cmd/"+AgentBinary)
+	if err := compileBinaries(ctx, goPath, moduleDir, binDir, commands); err != nil {
 		return "", err
 	}
 	files := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), ".dockerignore": []byte(nodeDockerignore)}
-	for _, name := range []string{NodeBinary, AgentBinary} {
+	for name, data := range opts.Files {
+		files[name] = data
+	}
+	for _, pkg := range commands {
+		name := path.Base(pkg)
 		data, err := os.ReadFile(filepath.Join(binDir, name))
 		if err != nil {
 			return "", fmt.Errorf("read built binary %s: %w", name, err)
@@ -188,17 +201,17 @@ func findModuleDir(ctx context.Context, goPath string) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// compileBinaries builds both commands in one go invocation (the go command
+// compileBinaries builds the commands in one go invocation (the go command
 // compiles packages in parallel) as static, path-independent Linux binaries.
-func compileBinaries(ctx context.Context, goPath, moduleDir, outDir string) error {
-	cmd := exec.CommandContext(ctx, goPath, "build", "-trimpath", "-ldflags=-s -w",
-		"-o", outDir+string(filepath.Separator), "./cmd/"+NodeBinary, "./cmd/"+AgentBinary)
+func compileBinaries(ctx context.Context, goPath, moduleDir, outDir string, commands []string) error {
+	args := append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", outDir + string(filepath.Separator)}, commands...)
+	cmd := exec.CommandContext(ctx, goPath, args...)
 	cmd.Dir = moduleDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s and %s in %s: %w: %s", NodeBinary, AgentBinary, moduleDir, err, oneLine(errors.New(stderr.String()+" ")))
+		return fmt.Errorf("go build %s in %s: %w: %s", strings.Join(commands, " "), moduleDir, err, oneLine(errors.New(stderr.String()+" ")))
 	}
 	return nil
 }

@@ -11,19 +11,19 @@ import (
 )
 
 func TestContentHashChangesWithAnyByte(t *testing.T) {
-	base := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), NodeBinary: []byte("node"), AgentBinary: []byte("agent")}
+	base := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), "store": []byte("node"), AgentBinary: []byte("agent")}
 	h := contentHash(base)
 	assert.Len(t, h, 12)
-	assert.Equal(t, h, contentHash(map[string][]byte{NodeBinary: []byte("node"), AgentBinary: []byte("agent"), "Dockerfile": []byte(nodeDockerfile)}), "order of insertion must not matter")
-	changed := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), NodeBinary: []byte("nodf"), AgentBinary: []byte("agent")}
+	assert.Equal(t, h, contentHash(map[string][]byte{"store": []byte("node"), AgentBinary: []byte("agent"), "Dockerfile": []byte(nodeDockerfile)}), "order of insertion must not matter")
+	changed := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), "store": []byte("nodf"), AgentBinary: []byte("agent")}
 	assert.NotEqual(t, h, contentHash(changed))
 	// Moving bytes from one file to the next must change the hash (framing).
-	shifted := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), NodeBinary: []byte("nod"), AgentBinary: []byte("eagent")}
+	shifted := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), "store": []byte("nod"), AgentBinary: []byte("eagent")}
 	assert.NotEqual(t, h, contentHash(shifted))
 }
 
 func TestTarContextHoldsBinariesAndDirectories(t *testing.T) {
-	files := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), NodeBinary: []byte("node"), AgentBinary: []byte("agent")}
+	files := map[string][]byte{"Dockerfile": []byte(nodeDockerfile), "store": []byte("node"), AgentBinary: []byte("agent")}
 	r, err := tarContext(files)
 	require.NoError(t, err)
 	tr := tar.NewReader(r)
@@ -43,8 +43,8 @@ func TestTarContextHoldsBinariesAndDirectories(t *testing.T) {
 	require.Contains(t, got, "data/")
 	require.Contains(t, got, "tmp/")
 	assert.Equal(t, byte(tar.TypeDir), got["data/"].Typeflag)
-	assert.Equal(t, "node", contents[NodeBinary])
+	assert.Equal(t, "node", contents["store"])
 	assert.Equal(t, "agent", contents[AgentBinary])
-	assert.Equal(t, int64(0o755), got[NodeBinary].Mode, "binaries must be executable")
+	assert.Equal(t, int64(0o755), got["store"].Mode, "binaries must be executable")
 	assert.Equal(t, nodeDockerfile, contents["Dockerfile"])
 }

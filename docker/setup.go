@@ -21,7 +21,10 @@ import (
 // subnet between listing the networks and creating ours.
 const maxSubnetAttempts = 8
 
-var clientPortSpec = nat.Port(strconv.Itoa(ClientPort) + "/tcp")
+// clientPortSpec is the node's client port as Docker names it.
+func (c *Cluster) clientPortSpec() nat.Port {
+	return nat.Port(strconv.Itoa(c.opts.Node.ClientPort) + "/tcp")
+}
 
 // Setup creates the network and the node containers, then waits (up to
 // ReadyTimeout) until every node answers /status and a leader is known. On
@@ -130,35 +133,17 @@ func (c *Cluster) subnetsInUse(ctx context.Context) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// peerFlags returns the --peers and --peer-http values: every node's static
-// address with its peer and client ports.
-func (c *Cluster) peerFlags() (peers, peerHTTP string) {
-	var p, h []string
-	for _, n := range c.nodes {
-		p = append(p, fmt.Sprintf("%s=%s:%d", n.name, n.ip, PeerPort))
-		h = append(h, fmt.Sprintf("%s=%s:%d", n.name, n.ip, ClientPort))
+// members lists every node with its address, for the store's command line.
+func (c *Cluster) members() []Member {
+	out := make([]Member, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = Member{Name: n.name, IP: n.ip}
 	}
-	return strings.Join(p, ","), strings.Join(h, ",")
+	return out
 }
 
-// secretPath is the node's cluster secret file, in the container's
-// writable layer (the image is FROM scratch: its root is the only directory
-// sure to exist).
-const secretPath = "/cluster-secret"
-
 func (c *Cluster) nodeCommand(n *node) []string {
-	peers, peerHTTP := c.peerFlags()
-	cmd := []string{"/" + NodeBinary,
-		"--id", n.name,
-		"--peers", peers,
-		"--peer-http", peerHTTP,
-		"--data-dir", dataDir,
-		"--listen-client", fmt.Sprintf(":%d", ClientPort),
-		"--listen-peer", fmt.Sprintf(":%d", PeerPort),
-		"--enable-fault-hooks",
-		"--cluster-secret-file", secretPath,
-	}
-	return append(cmd, c.opts.NodeFlags...)
+	return c.opts.Node.Command(n.name, c.members())
 }
 
 // createContainers creates and starts all node containers concurrently
@@ -173,9 +158,6 @@ func (c *Cluster) createContainers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// dataDir is the node's data dir, in the container's writable layer.
-const dataDir = "/data"
-
 // createContainer creates the node's container and, with start, starts it
 // and reads its host port (Start does that for a container created stopped).
 func (c *Cluster) createContainer(ctx context.Context, n *node, start bool) error {
@@ -187,22 +169,20 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, start bool) erro
 		Image:          c.opts.Image,
 		Name:           n.containerName,
 		Cmd:            c.nodeCommand(n),
-		ExposedPorts:   []string{string(clientPortSpec)},
+		ExposedPorts:   []string{string(c.clientPortSpec())},
 		Networks:       []string{netName},
 		NetworkAliases: map[string][]string{netName: {n.name}},
 		Labels:         labels,
-		// The secret goes in as a file, copied in after the container is
-		// created and before it starts: a flag would show it in docker
-		// inspect, docker ps and the node's /proc/1/cmdline.
-		Files: []testcontainers.ContainerFile{{
-			Reader: bytes.NewReader(c.secret), ContainerFilePath: secretPath, FileMode: 0o400,
-		}},
+		// Files (a cluster secret, say) are copied in after the container
+		// is created and before it starts, so they never show in docker
+		// inspect, docker ps or the node's /proc/1/cmdline.
+		Files:          c.containerFiles(),
 		ConfigModifier: func(cfg *container.Config) { cfg.Hostname = n.name },
 		HostConfigModifier: func(hc *container.HostConfig) {
 			// NET_ADMIN lets faultline-agent change nftables in the
 			// container's own network namespace; nothing else is granted.
 			hc.CapAdd = append(hc.CapAdd, "NET_ADMIN")
-			hc.PortBindings = nat.PortMap{clientPortSpec: {{HostIP: "127.0.0.1"}}}
+			hc.PortBindings = nat.PortMap{c.clientPortSpec(): {{HostIP: "127.0.0.1"}}}
 		},
 		EndpointSettingsModifier: func(endpoints map[string]*network.EndpointSettings) {
 			if es, ok := endpoints[netName]; ok {
@@ -227,6 +207,15 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, start bool) erro
 	return c.refreshEndpoint(ctx, n)
 }
 
+// containerFiles are the node spec's files as testcontainers-go copies them.
+func (c *Cluster) containerFiles() []testcontainers.ContainerFile {
+	var out []testcontainers.ContainerFile
+	for _, f := range c.opts.Node.Files {
+		out = append(out, testcontainers.ContainerFile{Reader: bytes.NewReader(f.Content), ContainerFilePath: f.Path, FileMode: f.Mode})
+	}
+	return out
+}
+
 // refreshEndpoint reads the node's mapped client port from Docker; it
 // changes every time the container starts.
 func (c *Cluster) refreshEndpoint(ctx context.Context, n *node) error {
@@ -237,7 +226,7 @@ func (c *Cluster) refreshEndpoint(ctx context.Context, n *node) error {
 	if info.NetworkSettings == nil {
 		return fmt.Errorf("inspect container %s: no network settings", n.containerName)
 	}
-	for _, b := range info.NetworkSettings.Ports[clientPortSpec] {
+	for _, b := range info.NetworkSettings.Ports[c.clientPortSpec()] {
 		if b.HostPort != "" && (b.HostIP == "127.0.0.1" || b.HostIP == "") {
 			c.mu.Lock()
 			n.endpoint = "http://127.0.0.1:" + b.HostPort
@@ -245,7 +234,7 @@ func (c *Cluster) refreshEndpoint(ctx context.Context, n *node) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("container %s has no host port for %s (is it running?)", n.containerName, clientPortSpec)
+	return fmt.Errorf("container %s has no host port for %s (is it running?)", n.containerName, c.clientPortSpec())
 }
 
 func (c *Cluster) waitAllServing(ctx context.Context) error {

@@ -166,7 +166,7 @@ func (n *Nemesis) applyClock(ctx context.Context, fault *history.Fault) error {
 		case ClockRate:
 			cmd.Rate = fault.ClockRate
 		}
-		status, err := n.cluster.Clock(ctx, node, cmd)
+		status, err := n.clocker.Clock(ctx, node, cmd)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("clock %s on %s: %w", fault.Action, node, err))
 			continue
@@ -182,7 +182,7 @@ func (n *Nemesis) resetClocks(ctx context.Context, nodes []string) (map[string]i
 	offsets := map[string]int64{}
 	var errs []error
 	for _, node := range nodes {
-		status, err := n.cluster.Clock(ctx, node, sut.ClockCommand{Action: ClockReset})
+		status, err := n.clocker.Clock(ctx, node, sut.ClockCommand{Action: ClockReset})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reset clock on %s: %w", node, err))
 			continue

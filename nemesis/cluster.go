@@ -47,11 +47,25 @@ type Cluster interface {
 	// HealNetwork removes every network fault faultline installed, on every
 	// node.
 	HealNetwork(ctx context.Context) error
-	// Clock sends a clock command to node's fault-hook endpoint and returns
-	// the node's status after it.
-	Clock(ctx context.Context, node string, cmd sut.ClockCommand) (sut.Status, error)
 	// NetemAvailable reports whether the kernel offers netem (needed for delay).
 	NetemAvailable(ctx context.Context) (bool, error)
+}
+
+// Clocker is implemented by a Cluster whose store has a clock hook: the clock
+// and skewed-leader faults need it (the host clock is never touched).
+type Clocker interface {
+	// Clock sends a clock command to node's clock hook and returns the
+	// node's status after it.
+	Clock(ctx context.Context, node string, cmd sut.ClockCommand) (sut.Status, error)
+}
+
+// HookReporter is implemented by a Cluster that knows which fault hooks its
+// store under test offers (a backend that runs any store): New refuses the
+// faults that need a hook the store lacks, naming the store, before the run.
+type HookReporter interface {
+	StoreName() string
+	HasClockHook() bool
+	HasCrashPoints() bool
 }
 
 // Delayer is implemented by a Cluster that can delay packets (with netem).

@@ -36,10 +36,10 @@ func newDockerCluster(t *testing.T, nodes int) *docker.Cluster {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	began := time.Now()
-	image, err := docker.BuildImage(ctx, docker.ImageOptions{Logger: logger})
+	image, err := kvnode.BuildImage(ctx, docker.ImageOptions{Logger: logger})
 	require.NoError(t, err)
 	t.Logf("image %s ready in %s", image, time.Since(began).Round(time.Millisecond))
-	c, err := docker.NewCluster(docker.ClusterOptions{
+	c, err := docker.NewCluster(docker.ClusterOptions{Node: kvnodeSpec(t),
 		RunID: fmt.Sprintf("nemesis-test-%d", time.Now().UnixNano()), Nodes: nodes, Image: image, Logger: logger,
 	})
 	require.NoError(t, err)
@@ -52,7 +52,7 @@ func newDockerCluster(t *testing.T, nodes int) *docker.Cluster {
 
 func reaches(t *testing.T, c *docker.Cluster, from, to string) bool {
 	t.Helper()
-	ok, err := c.CanConnect(context.Background(), from, to, docker.PeerPort, connectTimeout)
+	ok, err := c.CanConnect(context.Background(), from, to, kvnode.PeerPort, connectTimeout)
 	require.NoError(t, err, "connect %s -> %s", from, to)
 	return ok
 }
@@ -366,4 +366,12 @@ func TestDockerTargetedFaults(t *testing.T) {
 
 	require.NoError(t, n.HealAll(ctx))
 	requireHealedHistory(t, rec.History())
+}
+
+// kvnodeSpec is kvnode's node spec: the store these tests run.
+func kvnodeSpec(t *testing.T) docker.NodeSpec {
+	t.Helper()
+	spec, err := kvnode.NodeSpec(nil)
+	require.NoError(t, err)
+	return spec
 }

@@ -49,6 +49,7 @@ type Nemesis struct {
 	delayer   Delayer
 	silencer  Silencer
 	crasher   CrashPointer
+	clocker   Clocker
 	diskLoser DiskLoser
 
 	// mu serialises applying and healing faults, and guards the state
@@ -114,6 +115,16 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
+	if err := refuseMissingHooks(c, opts.Faults); err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(opts.Faults, needsClock) {
+		cl, ok := c.(Clocker)
+		if !ok {
+			return nil, fmt.Errorf("the cluster backend has no clock hook: --nemesis %s cannot run here", firstOf(opts.Faults, needsClock))
+		}
+		n.clocker = cl
+	}
 	if slices.Contains(opts.Faults, KindDelay) {
 		ctx, cancel := context.WithTimeout(context.Background(), netemProbeTimeout)
 		defer cancel()
@@ -155,6 +166,37 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 		n.diskLoser = d
 	}
 	return n, nil
+}
+
+// needsClock reports whether a fault kind drives a node's clock hook.
+func needsClock(kind string) bool { return kind == KindClock || kind == KindSkewedLeader }
+
+// needsCrashPoints reports whether a fault kind arms crash points.
+func needsCrashPoints(kind string) bool { return kind == KindVoterCrash || kind == KindFigure8 }
+
+func firstOf(kinds []string, pred func(string) bool) string {
+	for _, k := range kinds {
+		if pred(k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// refuseMissingHooks refuses, in one line naming the store and the fault,
+// the faults whose hook the store under test lacks.
+func refuseMissingHooks(c Cluster, faults []string) error {
+	hr, ok := c.(HookReporter)
+	if !ok {
+		return nil
+	}
+	if k := firstOf(faults, needsClock); k != "" && !hr.HasClockHook() {
+		return fmt.Errorf("--nemesis %s needs a clock hook in the store, and %s has none (its nodes read the host clock, which faultline never touches): drop %s from --nemesis", k, hr.StoreName(), k)
+	}
+	if k := firstOf(faults, needsCrashPoints); k != "" && !hr.HasCrashPoints() {
+		return fmt.Errorf("--nemesis %s needs crash points in the store, and %s has none: drop %s from --nemesis", k, hr.StoreName(), k)
+	}
+	return nil
 }
 
 // Schedule returns the first count steps Run will take.

@@ -154,7 +154,7 @@ func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) e
 		return fmt.Errorf("skewed-leader: bad delta_ms %q: %w", fault.Params["delta_ms"], err)
 	}
 	n.clockDirty[leader] = true
-	status, err := n.cluster.Clock(ctx, leader, sut.ClockCommand{Action: ClockBump, OffsetMillis: delta})
+	status, err := n.clocker.Clock(ctx, leader, sut.ClockCommand{Action: ClockBump, OffsetMillis: delta})
 	if err != nil {
 		return fmt.Errorf("jump the clock of %s: %w", leader, err)
 	}

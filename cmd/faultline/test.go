@@ -155,7 +155,7 @@ func seedOf(r harness.SuiteResult) int64 {
 func buildImage(ctx context.Context) (string, error) {
 	t0 := time.Now()
 	fmt.Fprintln(os.Stderr, "building node image (static kvnode + faultline-agent, FROM scratch)...")
-	tag, err := docker.BuildImage(ctx, docker.ImageOptions{Logger: slog.Default()})
+	tag, err := kvnode.BuildImage(ctx, docker.ImageOptions{Logger: slog.Default()})
 	if err != nil {
 		return "", err
 	}
@@ -198,8 +198,13 @@ func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func()
 		if err != nil {
 			return harness.Env{}, nil, err
 		}
+		node, err := kvnode.NodeSpec(spec.NodeFlags)
+		if err != nil {
+			release()
+			return harness.Env{}, nil, err
+		}
 		c, err := docker.NewCluster(docker.ClusterOptions{
-			RunID: runID, Nodes: spec.Nodes, Image: image, NodeFlags: spec.NodeFlags, Logger: slog.Default(),
+			RunID: runID, Nodes: spec.Nodes, Image: image, Node: node, Logger: slog.Default(),
 		})
 		if err != nil {
 			release()

@@ -62,7 +62,9 @@ func (c *Client) Add(ctx context.Context, key, element string) sut.Result {
 }
 
 // ReadSet reads the list at key, in append order.
-func (c *Client) ReadSet(ctx context.Context, key string) sut.Result { return result(c.c.Get(ctx, key)) }
+func (c *Client) ReadSet(ctx context.Context, key string) sut.Result {
+	return result(c.c.Get(ctx, key))
+}
 
 // Close releases nothing: the client shares one connection pool.
 func (c *Client) Close() error { return nil }
