@@ -4,13 +4,17 @@
 #   make test          all Go tests (unit, real processes on loopback, real containers)
 #
 # Overrides for test-jepsen: TIME_LIMIT=30s NEMESIS="partition kill pause clock disk-loss all"
-# WORKLOADS=register,set STORE=store CONCURRENCY=10 NODES=5 SEED=<n>
+# WORKLOADS=register,set STORE=store CONCURRENCY=10 NODES=5 SEED=<n> SUT=kvnode|etcd
 
 GO          ?= go
 BIN         ?= bin
 STORE       ?= store
 TIME_LIMIT  ?= 30s
-NEMESIS     ?= partition kill pause clock disk-loss all
+SUT         ?= kvnode
+# etcd has no clock hook (clock faults are refused for it) and is not tested
+# with disk-loss by default (a member that lost its data dir must be removed
+# and re-added, which the fault does not do).
+NEMESIS     ?= $(if $(filter etcd,$(SUT)),partition kill pause loss all,partition kill pause clock disk-loss all)
 WORKLOADS   ?= register,set
 CONCURRENCY ?= 10
 NODES       ?= 5
@@ -36,7 +40,7 @@ test:
 	CGO_ENABLED=1 $(GO) test $(TEST_FLAGS) ./...
 
 test-jepsen: build
-	$(BIN)/faultline suite --workloads $(WORKLOADS) --nemeses "$(NEMESIS)" \
+	$(BIN)/faultline suite --sut $(SUT) --workloads $(WORKLOADS) --nemeses "$(NEMESIS)" \
 		--time-limit $(TIME_LIMIT) --concurrency $(CONCURRENCY) --nodes $(NODES) \
 		--store $(STORE) $(SEED_FLAG)
 
@@ -61,7 +65,7 @@ JUNIT      ?= $(STORE)/junit.xml
 .PHONY: explore
 
 explore: build
-	$(BIN)/faultline suite --explore --budget $(BUDGET) --junit $(JUNIT) --keep-last $(KEEP_LAST) \
+	$(BIN)/faultline suite --explore --sut $(SUT) --budget $(BUDGET) --junit $(JUNIT) --keep-last $(KEEP_LAST) \
 		--concurrency $(CONCURRENCY) --store $(STORE) $(SEED_FLAG)
 
 # The bug zoo: every kvnode unsafe switch under the faults that should expose

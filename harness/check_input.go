@@ -41,7 +41,9 @@ type ImportSource struct {
 // file, so that the output directory is a run directory that check, report
 // and serve can read again.
 type importedRecord struct {
-	Name         string            `json:"name"`
+	Name string `json:"name"`
+	// SUT says the store is not known: the history was recorded elsewhere.
+	SUT          string            `json:"sut"`
 	Command      string            `json:"command"`
 	Start        time.Time         `json:"start"`
 	Workload     string            `json:"workload"`
@@ -203,6 +205,7 @@ func readHistoryFile(path string, opts CheckOptions) (*checkInput, error) {
 	}
 	in.record = &importedRecord{
 		Name:         "check-" + filepath.Base(in.outDir),
+		SUT:          "unknown (" + format + " history)",
 		Command:      fmt.Sprintf("faultline check %s --workload %s --out %s", path, opts.Workload, in.outDir),
 		Start:        time.Now().UTC(),
 		Workload:     opts.Workload,

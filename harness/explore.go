@@ -285,7 +285,11 @@ func (c ExploreConfig) Spec(base Spec) Spec {
 	s.NemesisInterval = c.NemesisInterval
 	s.TimeLimit = c.TimeLimit
 	s.Seed = c.Seed
-	s.NodeFlags = append(slices.Clone(base.NodeFlags), c.NodeFlags()...)
+	if base.SUTName() == DefaultSUT {
+		// The drawn node configuration is kvnode's command line; another
+		// store runs with its own defaults and base.NodeFlags.
+		s.NodeFlags = append(slices.Clone(base.NodeFlags), c.NodeFlags()...)
+	}
 	return s
 }
 

@@ -82,10 +82,14 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 	}
 	defer rec.Close()
 
+	versions := Versions()
+	if spec.SUTVersion != "" {
+		versions[spec.SUTName()] = spec.SUTVersion
+	}
 	record := TestRecord{
 		Name: spec.Name, Seed: spec.Seed, Command: spec.Command(), Start: start.UTC(),
-		Workload: spec.Workload, Nemesis: spec.Nemesis, Nodes: env.DB.Nodes(), RunID: env.RunID,
-		Options: spec, Versions: Versions(), Timings: map[string]int64{},
+		SUT: spec.SUTName(), Workload: spec.Workload, Nemesis: spec.Nemesis, Nodes: env.DB.Nodes(), RunID: env.RunID,
+		Options: spec, Versions: versions, Timings: map[string]int64{},
 	}
 	if err := writeJSON(filepath.Join(dir, TestFile), record); err != nil {
 		return out, err

@@ -35,6 +35,22 @@ type Spec struct {
 	CheckTimeout    time.Duration `json:"check_timeout"`
 	KeepCluster     bool          `json:"keep_cluster"`
 	Store           string        `json:"store"`
+	// SUT names the store under test (kvnode, etcd); "" in records written
+	// before it existed means kvnode. SUTVersion is the version that ran,
+	// filled in by the caller that built its image.
+	SUT        string `json:"sut,omitempty"`
+	SUTVersion string `json:"sut_version,omitempty"`
+}
+
+// DefaultSUT is the store under test when none is named: kvnode.
+const DefaultSUT = "kvnode"
+
+// SUTName is the store under test, kvnode when the spec names none.
+func (s Spec) SUTName() string {
+	if s.SUT == "" {
+		return DefaultSUT
+	}
+	return s.SUT
 }
 
 // DefaultSpec is the configuration of `faultline test` with no flags.
@@ -52,6 +68,7 @@ func DefaultSpec() Spec {
 		RecoveryTimeout: 60 * time.Second,
 		CheckTimeout:    60 * time.Second,
 		Store:           "store",
+		SUT:             DefaultSUT,
 	}
 }
 
@@ -107,8 +124,11 @@ func (s Spec) Command() string {
 	if len(s.Nemesis) > 0 {
 		nem = strings.Join(s.Nemesis, ",")
 	}
-	args := []string{
-		"faultline", "test",
+	args := []string{"faultline", "test"}
+	if s.SUTName() != DefaultSUT {
+		args = append(args, "--sut", s.SUTName())
+	}
+	args = append(args,
 		"--workload", s.Workload,
 		"--nemesis", nem,
 		"--nemesis-interval", s.NemesisInterval.String(),
@@ -118,7 +138,7 @@ func (s Spec) Command() string {
 		"--time-limit", s.TimeLimit.String(),
 		"--ops-per-key", fmt.Sprint(s.OpsPerKey),
 		"--seed", fmt.Sprint(s.Seed),
-	}
+	)
 	if len(s.NodeFlags) > 0 {
 		args = append(args, "--node-flags="+shellQuote(strings.Join(s.NodeFlags, " ")))
 	}

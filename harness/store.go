@@ -27,10 +27,13 @@ const (
 
 // TestRecord is test.json: everything needed to understand and reproduce a run.
 type TestRecord struct {
-	Name     string            `json:"name"`
-	Seed     int64             `json:"seed"`
-	Command  string            `json:"command"`
-	Start    time.Time         `json:"start"`
+	Name    string    `json:"name"`
+	Seed    int64     `json:"seed"`
+	Command string    `json:"command"`
+	Start   time.Time `json:"start"`
+	// SUT is the store under test (kvnode, etcd); its version is in
+	// Versions under the same name.
+	SUT      string            `json:"sut,omitempty"`
 	Workload string            `json:"workload"`
 	Nemesis  []string          `json:"nemesis"`
 	Nodes    []string          `json:"nodes"`

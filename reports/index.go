@@ -22,7 +22,9 @@ import (
 // RunSummary is summary.json: what the store index shows about a run, so
 // that regenerating the index does not parse every history.
 type RunSummary struct {
-	Name     string          `json:"name"`
+	Name string `json:"name"`
+	// SUT is the store under test with its version.
+	SUT      string          `json:"sut,omitempty"`
 	Start    time.Time       `json:"start"`
 	Workload string          `json:"workload"`
 	Nemesis  []string        `json:"nemesis"`
@@ -37,7 +39,7 @@ type RunSummary struct {
 }
 
 func writeSummary(run *Run, ops int) error {
-	s := RunSummary{Name: run.Test.Name, Start: run.Test.Start, Workload: run.Test.Workload,
+	s := RunSummary{Name: run.Test.Name, SUT: run.Test.StoreUnderTest(), Start: run.Test.Start, Workload: run.Test.Workload,
 		Nemesis: run.Test.Nemesis, Verdict: run.Verdict(), Ops: ops}
 	if run.Results != nil {
 		s.Reason = run.Results.Reason
@@ -71,7 +73,7 @@ func ReadSummary(dir string) (RunSummary, error) {
 	if err := readJSON(filepath.Join(dir, TestFile), &spec); err != nil {
 		return s, err
 	}
-	s.Name, s.Start, s.Workload, s.Nemesis = spec.Name, spec.Start, spec.Workload, spec.Nemesis
+	s.Name, s.SUT, s.Start, s.Workload, s.Nemesis = spec.Name, spec.StoreUnderTest(), spec.Start, spec.Workload, spec.Nemesis
 	var res struct {
 		Verdict checker.Verdict `json:"verdict"`
 		Reason  string          `json:"reason"`
@@ -148,6 +150,7 @@ type indexRow struct {
 	Run      string
 	Verdict  string
 	Ops      int
+	SUT      string
 	Workload string
 	Nemesis  string
 	Reason   string
@@ -234,6 +237,7 @@ func indexRowFor(dir, test, run string) indexRow {
 	row.Verdict = verdictClass(s.Verdict)
 	row.Ops = s.Ops
 	row.Workload = s.Workload
+	row.SUT = s.SUT
 	row.Nemesis = strings.Join(s.Nemesis, ",")
 	if row.Nemesis == "" {
 		row.Nemesis = "none"

@@ -47,11 +47,13 @@ type TestSpec struct {
 	// reproduce command shows it exactly.
 	Seed json.Number `json:"seed"`
 	// Command is the exact command line that reproduces the run.
-	Command  string    `json:"command"`
-	Start    time.Time `json:"start"`
-	Workload string    `json:"workload"`
-	Nemesis  []string  `json:"nemesis"`
-	Nodes    []string  `json:"nodes"`
+	Command string    `json:"command"`
+	Start   time.Time `json:"start"`
+	// SUT is the store under test; "" (records before it) means kvnode.
+	SUT      string   `json:"sut,omitempty"`
+	Workload string   `json:"workload"`
+	Nemesis  []string `json:"nemesis"`
+	Nodes    []string `json:"nodes"`
 	// RunID labels the run's containers and network.
 	RunID string `json:"run_id"`
 	// Options holds every flag of the run, as the harness wrote them.
@@ -60,6 +62,19 @@ type TestSpec struct {
 	Versions map[string]string `json:"versions"`
 	// TimingsMillis are phase durations in milliseconds.
 	TimingsMillis map[string]int64 `json:"timings_ms"`
+}
+
+// StoreUnderTest names the store the run tested, with its version when
+// test.json records one: "etcd v3.6.16", "kvnode faultline 1a2b3c".
+func (t TestSpec) StoreUnderTest() string {
+	name := t.SUT
+	if name == "" {
+		name = "kvnode"
+	}
+	if v := t.Versions[name]; v != "" {
+		return name + " " + v
+	}
+	return name
 }
 
 // Run is one run directory loaded into memory.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/sut/kvnode"
 )
 
 func newBugsCommand() *cobra.Command {
@@ -60,14 +61,17 @@ harness error.`,
 			}
 			base.Name = ""
 			opts.Base, opts.Out, opts.Logger = base, os.Stdout, slog.Default()
+			// The bug zoo is kvnode's unsafe switches.
+			store := storesUnderTest[kvnode.Name]
+			opts.Base.SUT, opts.Base.SUTVersion = store.name, store.version()
 			ctx := cmd.Context()
-			image, err := buildImage(ctx)
+			image, err := buildImage(ctx, store)
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
 			defer releaseImage(ctx)
 			fmt.Fprintf(os.Stdout, "bug zoo: %d runs per bug, %v each, master seed %d\n", opts.Runs, opts.TimeLimit, opts.Seed)
-			rep := harness.RunBugs(ctx, opts, dockerEnv(image, ""))
+			rep := harness.RunBugs(ctx, opts, dockerEnv(image, "", store))
 			if rep.Err != nil {
 				return rep.Err
 			}

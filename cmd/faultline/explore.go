@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,8 +111,16 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 	if err := base.Validate(); err != nil {
 		return err
 	}
+	store, err := lookupSUT(base.SUT)
+	if err != nil {
+		return err
+	}
+	if !cmd.Flags().Changed("nemeses") {
+		// The default pool, less what the store cannot do.
+		space.Faults = slices.DeleteFunc(space.Faults, func(k string) bool { return slices.Contains(store.unsupported, k) })
+	}
 	ctx := cmd.Context()
-	image, err := buildImage(ctx)
+	image, err := buildImage(ctx, store)
 	if err != nil {
 		writeEmptyJUnit(n.junit, err)
 		return &exitError{code: harness.ExitInternal, err: err}
@@ -120,7 +129,7 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 	lg, err := harness.Explore(ctx, harness.ExploreOptions{
 		Base: base, Space: space, MasterSeed: base.Seed, Budget: n.budget, FailFast: n.failFast,
 		KeepLast: n.keepLast, Out: os.Stdout, Logger: slog.Default(),
-	}, dockerEnv(image, ""))
+	}, dockerEnv(image, "", store))
 	if lg != nil {
 		fmt.Fprintln(os.Stdout)
 		harness.PrintExploreSummary(os.Stdout, lg)

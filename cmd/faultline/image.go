@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,12 +11,17 @@ import (
 )
 
 func newImageCommand() *cobra.Command {
-	return &cobra.Command{
+	var sutName string
+	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Build the node image FROM scratch (reused when the binaries are unchanged) and print its tag",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tag, err := buildImage(cmd.Context())
+			store, err := lookupSUT(sutName)
+			if err != nil {
+				return err
+			}
+			tag, err := buildImage(cmd.Context(), store)
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
@@ -24,4 +30,6 @@ func newImageCommand() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&sutName, "sut", harness.DefaultSUT, "store under test: "+strings.Join(sutNames(), " or "))
+	return cmd
 }

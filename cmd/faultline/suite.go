@@ -12,7 +12,6 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -54,14 +53,15 @@ deletes the oldest run directories beyond N after each run, keeping invalid ones
 				return err
 			}
 			ctx := cmd.Context()
-			image, err := buildImage(ctx)
+			store, _ := lookupSUT(f.spec.SUT) // checked by resolve
+			image, err := buildImage(ctx, store)
 			if err != nil {
 				writeEmptyJUnit(n.junit, err)
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
 			defer releaseImage(ctx)
 			fmt.Fprintf(os.Stderr, "suite: %d runs of %v each, seed %d\n", len(specs), f.spec.TimeLimit, f.spec.Seed)
-			results := runSuiteSpecs(ctx, specs, dockerEnv(image, ""), f.spec.Store, n)
+			results := runSuiteSpecs(ctx, specs, dockerEnv(image, "", store), f.spec.Store, n)
 			fmt.Fprintln(os.Stdout)
 			harness.PrintSummary(os.Stdout, results)
 			harness.PrintDiskUse(os.Stdout, results)
@@ -122,7 +122,7 @@ func suiteSpecs(base harness.Spec, workloadList, nemesisList string) ([]harness.
 			continue
 		}
 		for _, entry := range entries {
-			faults, err := nemesis.ParseFaults(entry)
+			faults, err := parseFaultsFor(base.SUTName(), entry)
 			if err != nil {
 				return nil, &harness.UsageError{Err: fmt.Errorf("--nemeses entry %q: %w", entry, err)}
 			}

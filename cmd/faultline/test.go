@@ -17,8 +17,6 @@ import (
 	"github.com/faultline/faultline/docker"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/sut/kvnode"
-	"github.com/faultline/faultline/workloads"
 )
 
 // specFlags binds the flags shared by test and suite to a Spec.
@@ -33,6 +31,7 @@ type specFlags struct {
 func bindSpecFlags(cmd *cobra.Command, f *specFlags) {
 	f.spec = harness.DefaultSpec()
 	fl := cmd.Flags()
+	fl.StringVar(&f.spec.SUT, "sut", f.spec.SUT, "store under test: "+strings.Join(sutNames(), " or "))
 	fl.StringVar(&f.spec.Workload, "workload", f.spec.Workload, "workload: register or set")
 	fl.DurationVar(&f.spec.NemesisInterval, "nemesis-interval", f.spec.NemesisInterval, "mean time between fault starts")
 	fl.IntVar(&f.spec.Nodes, "nodes", f.spec.Nodes, "number of node containers")
@@ -53,12 +52,17 @@ func bindSpecFlags(cmd *cobra.Command, f *specFlags) {
 
 // resolve fills what the flags leave open: seed, nemesis list, node flags.
 func (f *specFlags) resolve(cmd *cobra.Command) error {
+	store, err := lookupSUT(f.spec.SUT)
+	if err != nil {
+		return err
+	}
+	f.spec.SUTVersion = store.version()
 	if !cmd.Flags().Changed("seed") {
 		f.spec.Seed = randomSeed()
 	}
 	f.spec.NodeFlags = strings.Fields(f.nodeFlags)
 	if f.nemesis != "" {
-		faults, err := nemesis.ParseFaults(f.nemesis)
+		faults, err := parseFaultsFor(f.spec.SUTName(), f.nemesis)
 		if err != nil {
 			return &harness.UsageError{Err: fmt.Errorf("--nemesis: %w", err)}
 		}
@@ -115,12 +119,13 @@ func newTestCommand() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			image, err := buildImage(ctx)
+			store, _ := lookupSUT(f.spec.SUT) // checked by resolve
+			image, err := buildImage(ctx, store)
 			if err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
 			}
 			defer releaseImage(ctx)
-			results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID))
+			results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID, store))
 			fmt.Fprintln(os.Stdout)
 			harness.PrintSummary(os.Stdout, results)
 			printReportHint(results)
@@ -149,13 +154,13 @@ func seedOf(r harness.SuiteResult) int64 {
 	return rec.Seed
 }
 
-// buildImage builds (or reuses) the node image from this module's sources.
-// The process holds the image from here on; call releaseImage once it
-// creates no more clusters.
-func buildImage(ctx context.Context) (string, error) {
+// buildImage builds (or reuses) the store's node image. The process holds
+// the image from here on; call releaseImage once it creates no more
+// clusters.
+func buildImage(ctx context.Context, store storeUnderTest) (string, error) {
 	t0 := time.Now()
-	fmt.Fprintln(os.Stderr, "building node image (static kvnode + faultline-agent, FROM scratch)...")
-	tag, err := kvnode.BuildImage(ctx, docker.ImageOptions{Logger: slog.Default()})
+	fmt.Fprintf(os.Stderr, "building node image (static %s + faultline-agent, FROM scratch)...\n", store.name)
+	tag, err := store.image(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -186,7 +191,7 @@ func releaseImage(ctx context.Context) {
 const pruneTimeout = 30 * time.Second
 
 // dockerEnv returns a factory of per-run Docker clusters.
-func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func(), error) {
+func dockerEnv(image, fixedRunID string, store storeUnderTest) func(harness.Spec) (harness.Env, func(), error) {
 	return func(spec harness.Spec) (harness.Env, func(), error) {
 		runID := fixedRunID
 		if runID == "" {
@@ -198,7 +203,7 @@ func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func()
 		if err != nil {
 			return harness.Env{}, nil, err
 		}
-		node, err := kvnode.NodeSpec(spec.NodeFlags)
+		node, err := store.node(spec)
 		if err != nil {
 			release()
 			return harness.Env{}, nil, err
@@ -210,12 +215,7 @@ func dockerEnv(image, fixedRunID string) func(harness.Spec) (harness.Env, func()
 			release()
 			return harness.Env{}, nil, err
 		}
-		env := harness.Env{DB: c, Cluster: c, NewClient: kvnodeClient, RunID: runID, Logger: slog.Default(), Progress: os.Stderr}
+		env := harness.Env{DB: c, Cluster: c, NewClient: store.client, RunID: runID, Logger: slog.Default(), Progress: os.Stderr}
 		return env, release, nil
 	}
-}
-
-// kvnodeClient is kvnode's client factory for the harness.
-func kvnodeClient(endpoint, clientID string, timeout time.Duration) workloads.Client {
-	return kvnode.NewClient(endpoint, kvnode.ClientOptions{ClientID: clientID, Timeout: timeout})
 }
