@@ -70,40 +70,53 @@ func (c *Cluster) Kill(ctx context.Context, name string) error {
 // window of milliseconds between the process starting and its rules being in
 // place; symmetric grudges are already enforced by the peers during it.
 func (c *Cluster) Start(ctx context.Context, name string) error {
+	n, err := c.startContainer(ctx, name)
+	if err != nil {
+		return err
+	}
+	// Waited for without faultMu: nodes started together (all of them,
+	// after a kill of every node) come up together, which a store that
+	// serves only once it has a quorum (etcd) needs.
+	if err := c.waitServing(ctx, n); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	return nil
+}
+
+// startContainer is Start up to the wait: the container started, its port
+// read and its network faults re-applied.
+func (c *Cluster) startContainer(ctx context.Context, name string) (*node, error) {
 	c.faultMu.Lock()
 	defer c.faultMu.Unlock()
 	n, err := c.setUpNode(name)
 	if err != nil {
-		return fmt.Errorf("start: %w", err)
+		return nil, fmt.Errorf("start: %w", err)
 	}
 	info, err := c.cli.ContainerInspect(ctx, n.containerID)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	if info.State != nil && info.State.Paused {
-		return fmt.Errorf("start %s: node is paused; resume it instead", name)
+		return nil, fmt.Errorf("start %s: node is paused; resume it instead", name)
 	}
 	if info.State == nil || !info.State.Running {
 		if err := c.cli.ContainerStart(ctx, n.containerID, container.StartOptions{}); err != nil {
-			return fmt.Errorf("start %s: %w", name, err)
+			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
 		c.setState(n, stateRunning)
 		if err := c.refreshEndpoint(ctx, n); err != nil {
-			return fmt.Errorf("start %s: %w", name, err)
+			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
 		// The new process has a fresh network namespace: nothing to heal.
 		n.rulesStale = false
 		if c.hasRules(name) {
 			if err := c.applyRules(ctx, n); err != nil {
 				n.rulesStale = true
-				return fmt.Errorf("start %s: re-apply network faults: %w", name, err)
+				return nil, fmt.Errorf("start %s: re-apply network faults: %w", name, err)
 			}
 		}
 	}
-	if err := c.waitServing(ctx, n); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	return nil
+	return n, nil
 }
 
 // Pause freezes every process of the node with `docker pause` (the cgroup

@@ -115,8 +115,10 @@ func New(c Cluster, rec Recorder, opts Options) (*Nemesis, error) {
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
-	if err := refuseMissingHooks(c, opts.Faults); err != nil {
-		return nil, err
+	if hr, ok := c.(HookReporter); ok {
+		if err := CheckHooks(hr, opts.Faults); err != nil {
+			return nil, err
+		}
 	}
 	if slices.ContainsFunc(opts.Faults, needsClock) {
 		cl, ok := c.(Clocker)
@@ -183,13 +185,11 @@ func firstOf(kinds []string, pred func(string) bool) string {
 	return ""
 }
 
-// refuseMissingHooks refuses, in one line naming the store and the fault,
-// the faults whose hook the store under test lacks.
-func refuseMissingHooks(c Cluster, faults []string) error {
-	hr, ok := c.(HookReporter)
-	if !ok {
-		return nil
-	}
+// CheckHooks refuses, in one line naming the store and the fault, the
+// faults whose hook the store under test lacks. New calls it; a caller that
+// knows the store's hooks before any cluster exists calls it to refuse a run
+// before it starts.
+func CheckHooks(hr HookReporter, faults []string) error {
 	if k := firstOf(faults, needsClock); k != "" && !hr.HasClockHook() {
 		return fmt.Errorf("--nemesis %s needs a clock hook in the store, and %s has none (its nodes read the host clock, which faultline never touches): drop %s from --nemesis", k, hr.StoreName(), k)
 	}

@@ -117,7 +117,10 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 	}
 	if !cmd.Flags().Changed("nemeses") {
 		// The default pool, less what the store cannot do.
-		space.Faults = slices.DeleteFunc(space.Faults, func(k string) bool { return slices.Contains(store.unsupported, k) })
+		space.Faults = slices.DeleteFunc(space.Faults, func(k string) bool { return slices.Contains(store.notInAll, k) })
+	}
+	if err := store.checkFaults(space.Faults); err != nil {
+		return err
 	}
 	ctx := cmd.Context()
 	image, err := buildImage(ctx, store)

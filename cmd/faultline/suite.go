@@ -126,6 +126,11 @@ func suiteSpecs(base harness.Spec, workloadList, nemesisList string) ([]harness.
 			if err != nil {
 				return nil, &harness.UsageError{Err: fmt.Errorf("--nemeses entry %q: %w", entry, err)}
 			}
+			if store, ok := storesUnderTest[base.SUTName()]; ok {
+				if err := store.checkFaults(faults); err != nil {
+					return nil, err
+				}
+			}
 			s := base
 			s.Workload = wl
 			s.Nemesis = faults

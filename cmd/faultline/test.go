@@ -68,6 +68,9 @@ func (f *specFlags) resolve(cmd *cobra.Command) error {
 		}
 		f.spec.Nemesis = faults
 	}
+	if err := store.checkFaults(f.spec.Nemesis); err != nil {
+		return err
+	}
 	if f.spec.Store != "" { // empty: Validate says so
 		return requireWritableDir("--store", f.spec.Store)
 	}
