@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 // Defaults of BugsOptions.
@@ -192,8 +193,8 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 		rep.Correct = append(rep.Correct, cr)
 	}
 	if base.Store != "" {
-		rep.Path = filepath.Join(base.Store, "bugs-"+rep.Start.UTC().Format("20060102T150405")+".json")
-		if err := writeJSON(rep.Path, rep); err != nil {
+		rep.Path = filepath.Join(base.Store, "bugs-"+rep.Start.UTC().Format(rundir.TimeFormat)+".json")
+		if err := rundir.WriteJSON(rep.Path, rep); err != nil {
 			if opts.Logger != nil {
 				opts.Logger.Warn("write bugs report", "err", err)
 			}
@@ -233,7 +234,7 @@ func describeBugRun(br BugRun, o Outcome, err error) BugRun {
 	br.FirstFlaggedSinceStart = &sinceStart
 	sinceMain := sinceStart
 	if o.Dir != "" {
-		if t0, err := mainPhaseStart(filepath.Join(o.Dir, HistoryFile)); err == nil {
+		if t0, err := mainPhaseStart(filepath.Join(o.Dir, rundir.HistoryFile)); err == nil {
 			sinceMain = max(sinceStart-time.Duration(t0), 0)
 		}
 	}

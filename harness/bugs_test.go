@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 // kvnodeUnsafeSwitches builds kvnode and reads the unsafe switches its
@@ -200,7 +201,7 @@ func TestMedian(t *testing.T) {
 func writeHistory(t *testing.T, mainStart int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	rec, err := history.NewRecorder(filepath.Join(dir, HistoryFile))
+	rec, err := history.NewRecorder(filepath.Join(dir, rundir.HistoryFile))
 	require.NoError(t, err)
 	require.NoError(t, rec.Close())
 	h := history.History{
@@ -208,7 +209,7 @@ func writeHistory(t *testing.T, mainStart int64) string {
 		{Index: 1, Time: mainStart, Type: history.Invoke, Process: 0, F: history.FRead, Key: "r1"},
 		{Index: 2, Time: mainStart + 10, Type: history.OK, Process: 0, F: history.FRead, Key: "r1"},
 	}
-	f, err := os.Create(filepath.Join(dir, HistoryFile))
+	f, err := os.Create(filepath.Join(dir, rundir.HistoryFile))
 	require.NoError(t, err)
 	require.NoError(t, history.Write(f, h))
 	require.NoError(t, f.Close())

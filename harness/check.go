@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -33,7 +33,7 @@ func RequireRunDir(dir string) error {
 	case !fi.IsDir():
 		why = "it is a file, not a directory"
 	default:
-		for _, name := range []string{TestFile, HistoryFile} {
+		for _, name := range []string{rundir.TestFile, rundir.HistoryFile} {
 			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 				why = "it has no " + name
 				break
@@ -44,7 +44,7 @@ func RequireRunDir(dir string) error {
 		return nil
 	}
 	return &UsageError{Err: fmt.Errorf("%w at %s (%s): pass a run directory such as store/latest, which holds %s and %s",
-		ErrNoRun, dir, why, HistoryFile, TestFile)}
+		ErrNoRun, dir, why, rundir.HistoryFile, rundir.TestFile)}
 }
 
 // CheckOptions say what Check reads and where it writes.
@@ -130,7 +130,7 @@ func Check(ctx context.Context, path string, opts CheckOptions) (CheckReport, er
 	if err := in.writeInputs(); err != nil {
 		return rep, err
 	}
-	if err := writeJSON(filepath.Join(in.outDir, ResultsFile), rep.Results); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(in.outDir, rundir.ResultsFile), rep.Results); err != nil {
 		return rep, err
 	}
 	if err := reports.WriteRun(in.outDir, reports.WriteOptions{Model: wl.Model()}); err != nil {
@@ -159,7 +159,7 @@ func selectCheckers(wl workloads.Workload, in *checkInput) ([]checker.Checker, [
 				continue
 			}
 		case checker.Linearizability:
-			if c.Model == checker.ModelList && in.format == formatJepsen {
+			if c.Model == checker.ModelList && in.format == rundir.FormatJepsen {
 				skipped = append(skipped, checker.Skip{Checker: c.Name(), Reason: skipJepsenSet})
 				continue
 			}
@@ -206,15 +206,9 @@ func runCheckers(wl workloads.Workload, leaders []checker.LeaderSighting) []chec
 // readOptionalJSON decodes dir/name into v and reports whether the file was
 // there; a run stored by an older faultline may lack it.
 func readOptionalJSON(dir, name string, v any) (bool, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if errors.Is(err, os.ErrNotExist) {
+	err := rundir.ReadJSON(filepath.Join(dir, name), v)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", filepath.Join(dir, name), err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return true, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
-	}
-	return true, nil
+	return true, err
 }

@@ -15,42 +15,13 @@ import (
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/history/jepsen"
+	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/workloads"
 )
 
 // JepsenHistoryFile is the name Jepsen gives the history in its store
 // directory; Check finds it there.
 const JepsenHistoryFile = "history.edn"
-
-// Formats of a checked history, as recorded in test.json's imported_from.
-const (
-	formatFaultline = "faultline"
-	formatJepsen    = "jepsen-edn"
-	formatJSONL     = "faultline-jsonl"
-)
-
-// ImportSource is test.json's record of a history faultline did not
-// record itself: where it came from and what reading it changed.
-type ImportSource struct {
-	Path   string   `json:"path"`
-	Format string   `json:"format"`
-	Notes  []string `json:"notes,omitempty"`
-}
-
-// importedRecord is the test.json Check writes next to a checked history
-// file, so that the output directory is a run directory that check, report
-// and serve can read again.
-type importedRecord struct {
-	Name string `json:"name"`
-	// SUT says the store is not known: the history was recorded elsewhere.
-	SUT          string            `json:"sut"`
-	Command      string            `json:"command"`
-	Start        time.Time         `json:"start"`
-	Workload     string            `json:"workload"`
-	Nemesis      []string          `json:"nemesis"`
-	Versions     map[string]string `json:"versions"`
-	ImportedFrom *ImportSource     `json:"imported_from"`
-}
 
 // checkInput is everything Check read, and what it must write before the
 // results.
@@ -68,7 +39,7 @@ type checkInput struct {
 	// copyFrom is a run directory whose files are copied to outDir; record
 	// is the test.json of a history file. At most one is set.
 	copyFrom string
-	record   *importedRecord
+	record   *rundir.TestRecord
 }
 
 // DefaultOutDir is where Check writes the results of a history file when
@@ -84,13 +55,13 @@ func readCheckInput(path string, opts CheckOptions) (*checkInput, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, &UsageError{Err: fmt.Errorf("%w at %s (it does not exist): pass a run directory such as store/latest, which holds %s and %s, or a history file (a Jepsen %s, or a faultline .jsonl) with --workload",
-			ErrNoRun, path, HistoryFile, TestFile, JepsenHistoryFile)}
+			ErrNoRun, path, rundir.HistoryFile, rundir.TestFile, JepsenHistoryFile)}
 	case err != nil:
 		return nil, &UsageError{Err: fmt.Errorf("%w at %s (%s)", ErrNoRun, path, oneLine(err))}
 	case !fi.IsDir():
 		return readHistoryFile(path, opts)
 	}
-	if _, err := os.Stat(filepath.Join(path, TestFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(path, rundir.TestFile)); err != nil {
 		if _, err := os.Stat(filepath.Join(path, JepsenHistoryFile)); err == nil {
 			return readHistoryFile(filepath.Join(path, JepsenHistoryFile), opts)
 		}
@@ -103,36 +74,37 @@ func readRunDir(dir string, opts CheckOptions) (*checkInput, error) {
 	if err := RequireRunDir(dir); err != nil {
 		return nil, err
 	}
-	rec, err := ReadTestRecord(dir)
+	rec, err := rundir.ReadTest(dir)
 	if err != nil {
 		return nil, damagedRun(err, fixTestRecord)
 	}
-	testPath := filepath.Join(dir, TestFile)
+	spec, err := recordedSpec(dir, rec)
+	if err != nil {
+		return nil, damagedRun(err, fixTestRecord)
+	}
+	testPath := filepath.Join(dir, rundir.TestFile)
 	if _, err := workloads.ByName(rec.Workload); err != nil {
 		return nil, damagedRun(fmt.Errorf("%s: workload %q: %w", testPath, rec.Workload, err), fixTestRecord)
 	}
 	if opts.Workload != "" && opts.Workload != rec.Workload {
 		return nil, Usagef("--workload %s, but %s says the run's workload is %s: leave --workload out for a run directory", opts.Workload, testPath, rec.Workload)
 	}
-	in := &checkInput{source: SourceRunDir, format: formatFaultline, workload: rec.Workload, checkTimeout: rec.Options.CheckTimeout, outDir: dir}
-	var imported struct {
-		ImportedFrom *ImportSource `json:"imported_from"`
+	in := &checkInput{source: SourceRunDir, format: rundir.FormatFaultline, workload: rec.Workload, checkTimeout: spec.CheckTimeout, outDir: dir}
+	if rec.ImportedFrom != nil {
+		in.format = rec.ImportedFrom.Format
+		in.notes = rec.ImportedFrom.Notes
 	}
-	if b, err := os.ReadFile(testPath); err == nil && json.Unmarshal(b, &imported) == nil && imported.ImportedFrom != nil {
-		in.format = imported.ImportedFrom.Format
-		in.notes = imported.ImportedFrom.Notes
-	}
-	historyPath := filepath.Join(dir, HistoryFile)
+	historyPath := filepath.Join(dir, rundir.HistoryFile)
 	if in.history, err = history.ReadFile(historyPath); err != nil {
 		return nil, damagedRun(err, fixHistory)
 	}
 	if err := in.history.Validate(); err != nil {
 		return nil, damagedRun(fmt.Errorf("%s: %w: %v", historyPath, history.ErrMalformed, err), fixHistoryOps)
 	}
-	if in.hasReplicas, err = readOptionalJSON(dir, ReplicasFile, &in.replicas); err != nil {
+	if in.hasReplicas, err = readOptionalJSON(dir, rundir.ReplicasFile, &in.replicas); err != nil {
 		return nil, damagedRun(err, fixOptional)
 	}
-	if found, err := readOptionalJSON(dir, LeadersFile, &in.leaders); err != nil {
+	if found, err := readOptionalJSON(dir, rundir.LeadersFile, &in.leaders); err != nil {
 		return nil, damagedRun(err, fixOptional)
 	} else if found && in.leaders == nil {
 		in.leaders = []checker.LeaderSighting{} // collected, none seen
@@ -162,7 +134,7 @@ func readHistoryFile(path string, opts CheckOptions) (*checkInput, error) {
 	}
 	if opts.Workload == "" {
 		return nil, Usagef("%s is a history file with no %s beside it to name its workload: pass --workload %s",
-			path, TestFile, strings.Join(workloads.Names(), " or --workload "))
+			path, rundir.TestFile, strings.Join(workloads.Names(), " or --workload "))
 	}
 	if _, err := workloads.ByName(opts.Workload); err != nil {
 		return nil, Usagef("--workload %q: choose one of %s", opts.Workload, strings.Join(workloads.Names(), ", "))
@@ -177,13 +149,13 @@ func readHistoryFile(path string, opts CheckOptions) (*checkInput, error) {
 	} else if err := requireOutDir(in.outDir, "--out"); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{TestFile, HistoryFile, ResultsFile, "index.html", "summary.json"} {
+	for _, name := range []string{rundir.TestFile, rundir.HistoryFile, rundir.ResultsFile, rundir.ReportFile, rundir.SummaryFile} {
 		if samePath(filepath.Join(in.outDir, name), path) {
 			return nil, Usagef("--out %s would overwrite the input %s: choose another directory", in.outDir, path)
 		}
 	}
 	switch format {
-	case formatJepsen:
+	case rundir.FormatJepsen:
 		in.source = SourceJepsenHistory
 		imp, err := jepsen.ReadFile(path, opts.Workload)
 		if err != nil {
@@ -203,7 +175,9 @@ func readHistoryFile(path string, opts CheckOptions) (*checkInput, error) {
 	if err != nil {
 		abs = path
 	}
-	in.record = &importedRecord{
+	// The SUT says the store is not known: the history was recorded
+	// elsewhere.
+	in.record = &rundir.TestRecord{
 		Name:         "check-" + filepath.Base(in.outDir),
 		SUT:          "unknown (" + format + " history)",
 		Command:      fmt.Sprintf("faultline check %s --workload %s --out %s", path, opts.Workload, in.outDir),
@@ -211,7 +185,7 @@ func readHistoryFile(path string, opts CheckOptions) (*checkInput, error) {
 		Workload:     opts.Workload,
 		Nemesis:      faultKinds(in.history),
 		Versions:     Versions(),
-		ImportedFrom: &ImportSource{Path: abs, Format: format, Notes: in.notes},
+		ImportedFrom: &rundir.ImportSource{Path: abs, Format: format, Notes: in.notes},
 	}
 	return in, nil
 }
@@ -227,15 +201,15 @@ func sniffFormat(path string) (string, error) {
 	line, err := bufio.NewReader(f).ReadSlice('\n')
 	if err != nil && len(line) == 0 {
 		if strings.HasSuffix(path, ".jsonl") {
-			return formatJSONL, nil // empty: history.ReadFile says so
+			return rundir.FormatJSONL, nil // empty: history.ReadFile says so
 		}
-		return formatJepsen, nil
+		return rundir.FormatJepsen, nil
 	}
 	var hd history.Header
 	if json.Unmarshal(line, &hd) == nil && hd.Format == history.Format || strings.HasSuffix(path, ".jsonl") {
-		return formatJSONL, nil
+		return rundir.FormatJSONL, nil
 	}
-	return formatJepsen, nil
+	return rundir.FormatJepsen, nil
 }
 
 // requireOutDir refuses an output path that is a file.
@@ -257,9 +231,8 @@ func requireDefaultOutDir(dir string) error {
 	if err != nil {
 		return Usagef("%s (where the results would go) is not a directory we can use: %s; pass --out DIR", dir, oneLine(err))
 	}
-	var rec importedRecord
-	b, err := os.ReadFile(filepath.Join(dir, TestFile))
-	if err != nil || json.Unmarshal(b, &rec) != nil || rec.ImportedFrom == nil {
+	rec, err := rundir.ReadTest(dir)
+	if err != nil || rec.ImportedFrom == nil {
 		return Usagef("%s (where the results would go) already exists and is not the output of an earlier faultline check: pass --out DIR to write them elsewhere", dir)
 	}
 	return nil
@@ -294,12 +267,12 @@ func (in *checkInput) writeInputs() error {
 		return fmt.Errorf("create %s: %w", in.outDir, err)
 	}
 	if in.record != nil {
-		if err := writeJSON(filepath.Join(in.outDir, TestFile), in.record); err != nil {
+		if err := rundir.WriteTest(in.outDir, *in.record); err != nil {
 			return err
 		}
-		return writeHistoryFile(filepath.Join(in.outDir, HistoryFile), in.history)
+		return writeHistoryFile(filepath.Join(in.outDir, rundir.HistoryFile), in.history)
 	}
-	for _, name := range []string{TestFile, HistoryFile, ReplicasFile, LeadersFile} {
+	for _, name := range []string{rundir.TestFile, rundir.HistoryFile, rundir.ReplicasFile, rundir.LeadersFile} {
 		b, err := os.ReadFile(filepath.Join(in.copyFrom, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/rundir"
 )
 
 // jepsenTestdata holds histories recorded by Jepsen, each named for the
@@ -59,7 +60,7 @@ func TestCheckJepsenHistories(t *testing.T) {
 			after, err := os.ReadFile(path)
 			require.NoError(t, err)
 			assert.Equal(t, before, after, "the input is left untouched")
-			for _, f := range []string{TestFile, HistoryFile, ResultsFile, "index.html"} {
+			for _, f := range []string{rundir.TestFile, rundir.HistoryFile, rundir.ResultsFile, rundir.ReportFile} {
 				assert.FileExists(t, filepath.Join(out, f))
 			}
 		})
@@ -72,8 +73,8 @@ func writeRunDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	base := map[string]string{
-		TestFile: `{"name":"x","workload":"register"}`,
-		HistoryFile: `{"format":"faultline-history","version":1}
+		rundir.TestFile: `{"name":"x","workload":"register"}`,
+		rundir.HistoryFile: `{"format":"faultline-history","version":1}
 {"index":0,"time":1,"type":"invoke","process":0,"f":"write","key":"k","value":1}
 {"index":1,"time":2,"type":"ok","process":0,"f":"write","key":"k","value":1}
 {"index":2,"time":3,"type":"invoke","process":0,"f":"read","key":"k"}
@@ -108,7 +109,7 @@ func TestCheckSkipsWhatTheHistoryLacks(t *testing.T) {
 		{"no replica states, no leaders", nil,
 			[]string{"convergence: no replica states in this history", "leaders: no leader sightings in this history"},
 			[]string{"linearizability", "stats", "availability"}},
-		{"replica states and leaders", map[string]string{ReplicasFile: replicas, LeadersFile: "[]"},
+		{"replica states and leaders", map[string]string{rundir.ReplicasFile: replicas, rundir.LeadersFile: "[]"},
 			nil, []string{"linearizability", "stats", "availability", "convergence", "leaders"}},
 	}
 	for _, tt := range tests {
@@ -124,7 +125,7 @@ func TestCheckSkipsWhatTheHistoryLacks(t *testing.T) {
 			}
 			assert.Equal(t, tt.wantRan, ran)
 			assert.Equal(t, dir, rep.OutDir, "a run directory is checked in place")
-			b, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+			b, err := os.ReadFile(filepath.Join(dir, rundir.ResultsFile))
 			require.NoError(t, err)
 			var stored checker.Results
 			require.NoError(t, json.Unmarshal(b, &stored))
@@ -144,7 +145,7 @@ func TestCheckRunDirOutLeavesTheRunUntouched(t *testing.T) {
 	after, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Equal(t, len(before), len(after), "nothing is written into the run directory")
-	for _, f := range []string{TestFile, HistoryFile, ResultsFile, "index.html"} {
+	for _, f := range []string{rundir.TestFile, rundir.HistoryFile, rundir.ResultsFile, rundir.ReportFile} {
 		assert.FileExists(t, filepath.Join(out, f))
 	}
 	// The output is a run directory in its own right.
@@ -226,7 +227,7 @@ func TestCheckRefusesBadInput(t *testing.T) {
 			return writeFile(t, dir, "history.edn", "[]"), CheckOptions{Workload: "register", Out: writeFile(t, dir, "file", "x")}
 		}, []string{"is a file: give a directory"}},
 		{"out would overwrite the input", func(t *testing.T, dir string) (string, CheckOptions) {
-			return writeFile(t, dir, HistoryFile, `{"format":"faultline-history","version":1}`+"\n"), CheckOptions{Workload: "register", Out: dir}
+			return writeFile(t, dir, rundir.HistoryFile, `{"format":"faultline-history","version":1}`+"\n"), CheckOptions{Workload: "register", Out: dir}
 		}, []string{"would overwrite the input", "choose another directory"}},
 		{"default out taken by something else", func(t *testing.T, dir string) (string, CheckOptions) {
 			path := writeFile(t, dir, "history.edn", "[]")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/rundir"
 )
 
 // Defaults of ExploreOptions.
@@ -125,7 +126,7 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 	lg := &ExploreLog{
 		MasterSeed: opts.MasterSeed, Budget: opts.Budget, Start: start.UTC(), FailFast: opts.FailFast,
 		KeepLast: opts.KeepLast, Space: space,
-		Path: filepath.Join(opts.Base.Store, "explore-"+start.UTC().Format("20060102T150405")+".json"),
+		Path: filepath.Join(opts.Base.Store, "explore-"+start.UTC().Format(rundir.TimeFormat)+".json"),
 	}
 	if err := os.MkdirAll(opts.Base.Store, 0o755); err != nil {
 		return nil, fmt.Errorf("create store %s: %w (check that --store is writable)", opts.Base.Store, err)
@@ -182,7 +183,7 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 		if opts.KeepLast > 0 {
 			opts.retain(lg)
 		}
-		if err := writeJSON(lg.Path, lg); err != nil {
+		if err := rundir.WriteJSON(lg.Path, lg); err != nil {
 			return lg, fmt.Errorf("write explore log: %w", err)
 		}
 
@@ -208,7 +209,7 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 	}
 	lg.End = opts.Now().UTC()
 	fmt.Fprintf(opts.Out, "\nexplore stopped: %s\n", lg.Stopped)
-	if err := writeJSON(lg.Path, lg); err != nil {
+	if err := rundir.WriteJSON(lg.Path, lg); err != nil {
 		return lg, fmt.Errorf("write explore log: %w", err)
 	}
 	return lg, nil
@@ -294,7 +295,7 @@ func exploreRunFor(cfg ExploreConfig, spec Spec, command string, r SuiteResult) 
 func printExploreRun(w io.Writer, run ExploreRun) {
 	report := "-"
 	if run.Dir != "" {
-		report = filepath.Join(run.Dir, "index.html")
+		report = filepath.Join(run.Dir, rundir.ReportFile)
 	}
 	fmt.Fprintf(w, "  verdict %s in %v, disk %s, report %s\n", run.Verdict,
 		(time.Duration(run.DurationMillis) * time.Millisecond).Truncate(time.Second), FormatBytes(run.DiskBytes), report)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/rundir"
 )
 
 // SuiteRun pairs a run's spec with its result, for the JUnit file and the
@@ -187,7 +188,7 @@ func junitCaseFor(r SuiteRun) junitCase {
 	}
 	report := "(no report)"
 	if o.Dir != "" {
-		report = filepath.Join(o.Dir, "index.html")
+		report = filepath.Join(o.Dir, rundir.ReportFile)
 	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "reproduce: %s\nreport: %s\n", ReproduceCommand(s), report)

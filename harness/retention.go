@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/rundir"
 )
 
 // RetentionInProgressGrace is how long a run directory without results.json
@@ -30,29 +30,13 @@ type StoredRun struct {
 // ListRuns finds every run directory (store/<test>/<run>/ holding test.json),
 // newest first. Symbolic links (store/latest) and loose files are skipped.
 func ListRuns(store string) ([]StoredRun, error) {
-	tests, err := os.ReadDir(store)
+	dirs, err := rundir.List(store)
 	if err != nil {
-		return nil, fmt.Errorf("list runs in %s: %w", store, err)
+		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	var runs []StoredRun
-	for _, t := range tests {
-		if !t.IsDir() {
-			continue
-		}
-		entries, err := os.ReadDir(filepath.Join(store, t.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("list runs in %s: %w", store, err)
-		}
-		for _, e := range entries {
-			if !e.IsDir() {
-				continue
-			}
-			dir := filepath.Join(store, t.Name(), e.Name())
-			run, ok := readStoredRun(dir, e)
-			if ok {
-				runs = append(runs, run)
-			}
-		}
+	runs := make([]StoredRun, 0, len(dirs))
+	for _, dir := range dirs {
+		runs = append(runs, readStoredRun(dir))
 	}
 	sort.SliceStable(runs, func(i, j int) bool {
 		if !runs[i].Start.Equal(runs[j].Start) {
@@ -63,33 +47,26 @@ func ListRuns(store string) ([]StoredRun, error) {
 	return runs, nil
 }
 
-// readStoredRun reads what retention needs; ok is false for a directory that
-// is not a run (no test.json).
-func readStoredRun(dir string, e fs.DirEntry) (StoredRun, bool) {
+// readStoredRun reads what retention needs from a run directory.
+func readStoredRun(dir string) StoredRun {
 	run := StoredRun{Dir: dir}
-	rec, err := ReadTestRecord(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return run, false
-	case err == nil && !rec.Start.IsZero():
+	if rec, err := rundir.ReadTest(dir); err == nil && !rec.Start.IsZero() {
 		run.Start = rec.Start
-	default:
+	} else {
 		// Unreadable test.json: fall back to the directory name, then its mtime.
-		if t, perr := time.Parse("20060102T150405", e.Name()[:min(len(e.Name()), 15)]); perr == nil {
+		if t, ok := rundir.StartFromName(filepath.Base(dir)); ok {
 			run.Start = t
-		} else if info, ierr := e.Info(); ierr == nil {
+		} else if info, ierr := os.Stat(dir); ierr == nil {
 			run.Start = info.ModTime()
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, ResultsFile)); err == nil {
-		var res struct {
-			Verdict checker.Verdict `json:"verdict"`
-		}
-		if json.Unmarshal(b, &res) == nil {
-			run.Verdict = res.Verdict
-		}
+	var res struct {
+		Verdict checker.Verdict `json:"verdict"`
 	}
-	return run, true
+	if rundir.ReadJSON(filepath.Join(dir, rundir.ResultsFile), &res) == nil {
+		run.Verdict = res.Verdict
+	}
+	return run
 }
 
 // RetentionResult says what ApplyRetention kept and deleted.

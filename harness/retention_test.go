@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/rundir"
 )
 
 // fakeRun writes a run directory as the harness lays it out: test.json with
@@ -17,13 +18,13 @@ import (
 // and a history file of size bytes.
 func fakeRun(t *testing.T, store, test string, start time.Time, verdict checker.Verdict, size int) string {
 	t.Helper()
-	dir := filepath.Join(store, test, start.UTC().Format("20060102T150405"))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, NodesDir), 0o755))
-	require.NoError(t, writeJSON(filepath.Join(dir, TestFile), TestRecord{Name: test, Start: start.UTC(), Workload: "register"}))
+	dir := filepath.Join(store, test, start.UTC().Format(rundir.TimeFormat))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, rundir.NodesDir), 0o755))
+	require.NoError(t, rundir.WriteTest(dir, rundir.TestRecord{Name: test, Start: start.UTC(), Workload: "register"}))
 	if verdict != "" {
-		require.NoError(t, writeJSON(filepath.Join(dir, ResultsFile), checker.Results{Verdict: verdict}))
+		require.NoError(t, rundir.WriteJSON(filepath.Join(dir, rundir.ResultsFile), checker.Results{Verdict: verdict}))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), make([]byte, size), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, rundir.HistoryFile), make([]byte, size), 0o644))
 	return dir
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -71,27 +72,22 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 	}
 
 	start := time.Now()
-	dir, err := newRunDir(spec.Store, spec.Name, start)
+	dir, err := rundir.Create(spec.Store, spec.Name, start)
 	if err != nil {
 		return Outcome{ExitCode: ExitInternal}, err
 	}
 	out = Outcome{Name: spec.Name, Dir: dir, ExitCode: ExitInternal}
-	rec, err := history.NewRecorder(filepath.Join(dir, HistoryFile))
+	rec, err := history.NewRecorder(filepath.Join(dir, rundir.HistoryFile))
 	if err != nil {
 		return out, err
 	}
 	defer rec.Close()
 
-	versions := Versions()
-	if spec.SUTVersion != "" {
-		versions[spec.SUTName()] = spec.SUTVersion
+	record, err := testRecord(spec, start, env.DB.Nodes(), env.RunID)
+	if err != nil {
+		return out, err
 	}
-	record := TestRecord{
-		Name: spec.Name, Seed: spec.Seed, Command: spec.Command(), Start: start.UTC(),
-		SUT: spec.SUTName(), Workload: spec.Workload, Nemesis: spec.Nemesis, Nodes: env.DB.Nodes(), RunID: env.RunID,
-		Options: spec, Versions: versions, Timings: map[string]int64{},
-	}
-	if err := writeJSON(filepath.Join(dir, TestFile), record); err != nil {
+	if err := rundir.WriteTest(dir, record); err != nil {
 		return out, err
 	}
 	fmt.Fprintf(progressOut, "run %s: seed %d, store %s\n", spec.Name, spec.Seed, dir)
@@ -109,7 +105,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 			if herr := nem.HealAll(hctx); herr != nil {
 				log.Error("heal faults", "err", herr)
 			}
-			record.Timings["heal"] = time.Since(t0).Milliseconds()
+			record.TimingsMillis["heal"] = time.Since(t0).Milliseconds()
 		})
 	}
 	var teardownOnce sync.Once
@@ -118,7 +114,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			defer cancel()
 			heal()
-			if cerr := env.DB.CollectLogs(tctx, filepath.Join(dir, NodesDir)); cerr != nil {
+			if cerr := env.DB.CollectLogs(tctx, filepath.Join(dir, rundir.NodesDir)); cerr != nil {
 				log.Warn("collect node logs", "err", cerr)
 			}
 			if spec.KeepCluster {
@@ -129,7 +125,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 			if terr := env.DB.Teardown(tctx); terr != nil {
 				log.Error("tear down", "err", terr)
 			}
-			record.Timings["teardown"] = time.Since(t0).Milliseconds()
+			record.TimingsMillis["teardown"] = time.Since(t0).Milliseconds()
 		})
 	}
 	defer func() {
@@ -146,7 +142,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 	if err := env.DB.Setup(ctx); err != nil {
 		return out, fmt.Errorf("set up cluster: %w", err)
 	}
-	record.Timings["setup"] = time.Since(t0).Milliseconds()
+	record.TimingsMillis["setup"] = time.Since(t0).Milliseconds()
 
 	if len(spec.Nemesis) > 0 {
 		nem, err = nemesis.New(env.Cluster, rec, nemesis.Options{
@@ -162,7 +158,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 	t0 = time.Now()
 	stopWatch := watchLeaders(ctx, env.DB, rec.Now)
 	interrupted := runMain(ctx, spec, env, log, wl, rec, nem, counts, progressOut)
-	record.Timings["main"] = time.Since(t0).Milliseconds()
+	record.TimingsMillis["main"] = time.Since(t0).Milliseconds()
 	out.Interrupted = interrupted
 
 	// Phase: heal, then wait for the cluster to serve again.
@@ -175,7 +171,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 		if rerr != nil {
 			log.Warn("cluster did not serve again after healing", "err", rerr)
 		}
-		record.Timings["recovery"] = recovery.Milliseconds()
+		record.TimingsMillis["recovery"] = recovery.Milliseconds()
 
 		fctx, cancel := context.WithTimeout(ctx, spec.RecoveryTimeout)
 		finalReads(fctx, spec, env, wl, rec)
@@ -184,19 +180,19 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 		cctx, cancel := context.WithTimeout(ctx, spec.RecoveryTimeout)
 		replicas = convergence(cctx, env.DB)
 		cancel()
-		if err := writeJSON(filepath.Join(dir, ReplicasFile), replicas); err != nil {
+		if err := rundir.WriteJSON(filepath.Join(dir, rundir.ReplicasFile), replicas); err != nil {
 			log.Warn("write replica states", "err", err)
 		}
 	}
 	leaders := stopWatch()
-	if err := writeJSON(filepath.Join(dir, LeadersFile), leaders); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.LeadersFile), leaders); err != nil {
 		log.Warn("write leader sightings", "err", err)
 	}
 	if ctx.Err() != nil {
 		out.Interrupted = true
 	}
 	teardown()
-	if err := writeJSON(filepath.Join(dir, TestFile), record); err != nil {
+	if err := rundir.WriteTest(dir, record); err != nil {
 		log.Warn("rewrite test.json", "err", err)
 	}
 	if err := rec.Close(); err != nil {
@@ -214,7 +210,7 @@ func Run(ctx context.Context, spec Spec, env Env) (out Outcome, err error) {
 		out.Results.Verdict = checker.Unknown
 		out.Results.Reason = "the run was interrupted before it finished; what was recorded is consistent"
 	}
-	if err := writeJSON(filepath.Join(dir, ResultsFile), out.Results); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(dir, rundir.ResultsFile), out.Results); err != nil {
 		return out, err
 	}
 	if err := reports.WriteRun(dir, reports.WriteOptions{Model: wl.Model()}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -43,7 +44,7 @@ type Spec struct {
 }
 
 // DefaultSUT is the store under test when none is named: kvnode.
-const DefaultSUT = "kvnode"
+const DefaultSUT = rundir.DefaultSUT
 
 // SUTName is the store under test, kvnode when the spec names none.
 func (s Spec) SUTName() string {

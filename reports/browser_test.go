@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/rundir"
 )
 
 // Environment variables of the browser test.
@@ -121,7 +123,7 @@ func TestBrowserRendersReport(t *testing.T) {
 	require.NoError(t, WriteRun(dir, WriteOptions{}))
 	require.NoError(t, WriteIndex(store))
 
-	dom, console := browse(t, chromium, filepath.Join(dir, ReportFile), "--dump-dom")
+	dom, console := browse(t, chromium, filepath.Join(dir, rundir.ReportFile), "--dump-dom")
 	assert.Empty(t, console, "console output while rendering the report")
 	assert.Contains(t, dom, `<section class="banner invalid" id="verdict">`)
 	assert.Contains(t, dom, "What went wrong")
@@ -143,7 +145,7 @@ func TestBrowserRendersReport(t *testing.T) {
 	if p := os.Getenv(screenshotEnv); p != "" {
 		shot = p
 	}
-	_, console = browse(t, chromium, filepath.Join(dir, ReportFile), "--window-size=1280,2400", "--screenshot="+shot)
+	_, console = browse(t, chromium, filepath.Join(dir, rundir.ReportFile), "--window-size=1280,2400", "--screenshot="+shot)
 	assert.Empty(t, console)
 	img, st := decodePNG(t, shot)
 	assert.Equal(t, image.Rect(0, 0, 1280, 2400), img.Bounds())
@@ -152,13 +154,13 @@ func TestBrowserRendersReport(t *testing.T) {
 	t.Logf("screenshot: %s", shot)
 
 	// The porcupine visualization of the failing key runs its own script.
-	linear := filepath.Join(dir, LinearDir, SafeFileName(badKey)+".html")
+	linear := filepath.Join(dir, rundir.LinearDir, SafeFileName(badKey)+".html")
 	dom, console = browse(t, chromium, linear, "--dump-dom")
 	assert.Empty(t, console, "console output while rendering %s", linear)
 	assert.Contains(t, dom, "<svg", "porcupine drew the history")
 
 	// And the store index.
-	dom, console = browse(t, chromium, filepath.Join(store, ReportFile), "--dump-dom")
+	dom, console = browse(t, chromium, filepath.Join(store, rundir.ReportFile), "--dump-dom")
 	assert.Empty(t, console)
 	for _, link := range pageLinks(dom) {
 		assert.FileExists(t, filepath.Join(store, filepath.FromSlash(link)), fmt.Sprintf("index link %q", link))

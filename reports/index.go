@@ -3,7 +3,6 @@ package reports
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 // RunSummary is summary.json: what the store index shows about a run, so
@@ -54,11 +54,7 @@ func writeSummary(run *Run, ops int) error {
 			s.Info++
 		}
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", SummaryFile, err)
-	}
-	return writeFileAtomic(filepath.Join(run.Dir, SummaryFile), append(b, '\n'))
+	return rundir.WriteJSON(filepath.Join(run.Dir, rundir.SummaryFile), s)
 }
 
 // ReadSummary returns what the index shows about the run in dir: summary.json
@@ -69,8 +65,8 @@ func ReadSummary(dir string) (RunSummary, error) {
 		return s, nil
 	}
 	var s RunSummary
-	var spec TestSpec
-	if err := readJSON(filepath.Join(dir, TestFile), &spec); err != nil {
+	spec, err := rundir.ReadTest(dir)
+	if err != nil {
 		return s, err
 	}
 	s.Name, s.SUT, s.Start, s.Workload, s.Nemesis = spec.Name, spec.StoreUnderTest(), spec.Start, spec.Workload, spec.Nemesis
@@ -78,7 +74,7 @@ func ReadSummary(dir string) (RunSummary, error) {
 		Verdict checker.Verdict `json:"verdict"`
 		Reason  string          `json:"reason"`
 	}
-	switch err := readJSON(filepath.Join(dir, ResultsFile), &res); {
+	switch err := rundir.ReadJSON(filepath.Join(dir, rundir.ResultsFile), &res); {
 	case err == nil:
 		s.Verdict, s.Reason = res.Verdict, res.Reason
 	case errors.Is(err, fs.ErrNotExist):
@@ -86,7 +82,7 @@ func ReadSummary(dir string) (RunSummary, error) {
 	default:
 		return s, err
 	}
-	ops, err := countInvokes(filepath.Join(dir, HistoryFile))
+	ops, err := countInvokes(filepath.Join(dir, rundir.HistoryFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return s, err
 	}
@@ -96,16 +92,16 @@ func ReadSummary(dir string) (RunSummary, error) {
 
 func freshSummary(dir string) (RunSummary, bool) {
 	var s RunSummary
-	st, err := os.Stat(filepath.Join(dir, SummaryFile))
+	st, err := os.Stat(filepath.Join(dir, rundir.SummaryFile))
 	if err != nil {
 		return s, false
 	}
-	for _, f := range []string{ResultsFile, HistoryFile, TestFile} {
+	for _, f := range []string{rundir.ResultsFile, rundir.HistoryFile, rundir.TestFile} {
 		if other, err := os.Stat(filepath.Join(dir, f)); err == nil && other.ModTime().After(st.ModTime()) {
 			return s, false
 		}
 	}
-	if readJSON(filepath.Join(dir, SummaryFile), &s) != nil {
+	if rundir.ReadJSON(filepath.Join(dir, rundir.SummaryFile), &s) != nil {
 		return s, false
 	}
 	return s, true
@@ -163,29 +159,13 @@ type indexRow struct {
 // files cannot be read is listed with the error instead of failing the index.
 // Symbolic links (store/latest) are skipped so no run is listed twice.
 func WriteIndex(storeDir string) error {
-	tests, err := os.ReadDir(storeDir)
+	dirs, err := rundir.List(storeDir)
 	if err != nil {
-		return fmt.Errorf("write store index: read store %s: %w", storeDir, err)
+		return fmt.Errorf("write store index: %w", err)
 	}
 	var rows []indexRow
-	for _, t := range tests {
-		if !t.IsDir() {
-			continue
-		}
-		runs, err := os.ReadDir(filepath.Join(storeDir, t.Name()))
-		if err != nil {
-			return fmt.Errorf("write store index: %w", err)
-		}
-		for _, r := range runs {
-			dir := filepath.Join(storeDir, t.Name(), r.Name())
-			if !r.IsDir() {
-				continue
-			}
-			if _, err := os.Stat(filepath.Join(dir, TestFile)); err != nil {
-				continue
-			}
-			rows = append(rows, indexRowFor(dir, t.Name(), r.Name()))
-		}
+	for _, dir := range dirs {
+		rows = append(rows, indexRowFor(dir, filepath.Base(filepath.Dir(dir)), filepath.Base(dir)))
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if !rows[i].sortTime.Equal(rows[j].sortTime) {
@@ -205,19 +185,15 @@ func WriteIndex(storeDir string) error {
 	if err := indexTemplate.Execute(&buf, page); err != nil {
 		return fmt.Errorf("render store index: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(storeDir, ReportFile), buf.Bytes())
+	return rundir.WriteFile(filepath.Join(storeDir, rundir.ReportFile), buf.Bytes())
 }
-
-// runDirTime is the layout of run directory names (YYYYMMDDTHHMMSS, maybe
-// with a -N suffix).
-const runDirTime = "20060102T150405"
 
 func indexRowFor(dir, test, run string) indexRow {
 	row := indexRow{Test: test, Run: run, Link: path.Join(test, run) + "/"}
-	if _, err := os.Stat(filepath.Join(dir, ReportFile)); err == nil {
-		row.Link = path.Join(test, run, ReportFile)
+	if _, err := os.Stat(filepath.Join(dir, rundir.ReportFile)); err == nil {
+		row.Link = path.Join(test, run, rundir.ReportFile)
 	}
-	if t, err := time.Parse(runDirTime, strings.SplitN(run, "-", 2)[0]); err == nil {
+	if t, ok := rundir.StartFromName(run); ok {
 		row.sortTime = t
 	}
 	s, err := ReadSummary(dir)

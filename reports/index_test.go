@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/rundir"
 )
 
 // writeMinimalRun writes a run directory by hand: test.json, a short
@@ -23,16 +25,16 @@ func writeMinimalRun(t *testing.T, store, test, run, start, verdict string) stri
 	t.Helper()
 	dir := filepath.Join(store, test, run)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	writeJSONFile(t, filepath.Join(dir, TestFile), map[string]any{"name": test, "start": start, "workload": "register", "nemesis": []string{"kill"}})
+	writeJSONFile(t, filepath.Join(dir, rundir.TestFile), map[string]any{"name": test, "start": start, "workload": "register", "nemesis": []string{"kill"}})
 	hist := `{"format":"faultline-history","version":1}
 {"index":0,"time":1,"type":"invoke","process":0,"f":"read","key":"k"}
 {"index":1,"time":2,"type":"invoke","process":"nemesis","f":"start","fault":{"kind":"kill"}}
 {"index":2,"time":3,"type":"ok","process":0,"f":"read","key":"k"}
 {"index":3,"time":4,"type":"invoke","process":1,"f":"write","key":"k","value":1}
 `
-	require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(hist), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, rundir.HistoryFile), []byte(hist), 0o644))
 	if verdict != "" {
-		writeJSONFile(t, filepath.Join(dir, ResultsFile), map[string]any{"verdict": verdict, "reason": "because " + verdict, "checkers": []any{}})
+		writeJSONFile(t, filepath.Join(dir, rundir.ResultsFile), map[string]any{"verdict": verdict, "reason": "because " + verdict, "checkers": []any{}})
 	}
 	return dir
 }
@@ -43,17 +45,17 @@ func TestWriteIndex(t *testing.T) {
 	newest := writeMinimalRun(t, store, "set-partition", "20261126T090000", "2026-11-26T09:00:00Z", "invalid")
 	writeMinimalRun(t, store, "register-kill", "20261125T110000", "2026-11-25T11:00:00Z", "")
 	// A run with a report links to it; a broken run is listed with its error.
-	require.NoError(t, os.WriteFile(filepath.Join(newest, ReportFile), []byte("report"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(newest, rundir.ReportFile), []byte("report"), 0o644))
 	broken := filepath.Join(store, "broken", "20261126T080000")
 	require.NoError(t, os.MkdirAll(broken, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(broken, TestFile), []byte("{"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(broken, rundir.TestFile), []byte("{"), 0o644))
 	// Not runs: a directory without test.json, a file, and the latest link.
 	require.NoError(t, os.MkdirAll(filepath.Join(store, "register-kill", "scratch"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(store, "notes.txt"), nil, 0o644))
 	require.NoError(t, os.Symlink(newest, filepath.Join(store, "latest")))
 
 	require.NoError(t, WriteIndex(store))
-	page := readFile(t, filepath.Join(store, ReportFile))
+	page := readFile(t, filepath.Join(store, rundir.ReportFile))
 	rows := strings.Split(page, "<tr>")[2:] // skip the head and the header row
 	require.Len(t, rows, 4, "latest and non-run directories are not listed")
 	assert.Contains(t, rows[0], `href="set-partition/20261126T090000/index.html"`)
@@ -76,7 +78,7 @@ func TestWriteIndex(t *testing.T) {
 	assert.Equal(t, 42, s.Ops)
 	// ... unless results.json is newer (the run was checked again).
 	later := time.Now().Add(time.Minute)
-	require.NoError(t, os.Chtimes(filepath.Join(newest, ResultsFile), later, later))
+	require.NoError(t, os.Chtimes(filepath.Join(newest, rundir.ResultsFile), later, later))
 	s, err = ReadSummary(newest)
 	require.NoError(t, err)
 	assert.Equal(t, 2, s.Ops)

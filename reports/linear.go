@@ -9,6 +9,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 // DefaultMaxVisualizedKeys bounds how many failing keys get a porcupine
@@ -97,7 +98,7 @@ func visualizeFailingKeys(run *Run, opts WriteOptions) (map[string]keyVisual, er
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxVisualizedKeys
 	}
-	dir := filepath.Join(run.Dir, LinearDir)
+	dir := filepath.Join(run.Dir, rundir.LinearDir)
 	// Pages from an earlier report of this run may name keys that no longer
 	// fail (the run was checked again); linear/ belongs to the report.
 	if err := os.RemoveAll(dir); err != nil {
@@ -133,7 +134,7 @@ func visualizeFailingKeys(run *Run, opts WriteOptions) (map[string]keyVisual, er
 				out[fk.Key] = keyVisual{Why: "not drawn: " + err.Error()}
 				continue
 			}
-			out[fk.Key] = keyVisual{Path: LinearDir + "/" + name}
+			out[fk.Key] = keyVisual{Path: rundir.LinearDir + "/" + name}
 		}
 	}
 	return out, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 //go:embed templates
@@ -44,7 +45,7 @@ func mustRead(name string) string {
 // template escapes them.
 type runPage struct {
 	CSS          template.CSS
-	Test         TestSpec
+	Test         rundir.TestRecord
 	RunName      string
 	Verdict      string
 	Reason       string

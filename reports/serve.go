@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/faultline/faultline/rundir"
 )
 
 // shutdownTimeout bounds how long Serve waits for requests in flight once
@@ -75,7 +77,7 @@ func Handler(storeDir string, logger *slog.Logger) http.Handler {
 	var mu sync.Mutex // one index rewrite at a time
 	files := http.FileServer(http.Dir(storeDir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" && r.URL.Path != "/"+ReportFile {
+		if r.URL.Path != "/" && r.URL.Path != "/"+rundir.ReportFile {
 			files.ServeHTTP(w, r)
 			return
 		}
@@ -87,7 +89,7 @@ func Handler(storeDir string, logger *slog.Logger) http.Handler {
 			http.Error(w, "cannot regenerate the store index: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		path := filepath.Join(storeDir, ReportFile)
+		path := filepath.Join(storeDir, rundir.ReportFile)
 		f, err := os.Open(path)
 		if err != nil {
 			http.Error(w, "cannot open the store index: "+err.Error(), http.StatusInternalServerError)
@@ -100,6 +102,6 @@ func Handler(storeDir string, logger *slog.Logger) http.Handler {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		http.ServeContent(w, r, ReportFile, st.ModTime(), f)
+		http.ServeContent(w, r, rundir.ReportFile, st.ModTime(), f)
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 // badKey is the key the synthetic history makes non-linearizable. It is
@@ -225,7 +226,7 @@ func writeSyntheticRun(t testing.TB, store string) string {
 	t.Helper()
 	h, res := syntheticChecked(t)
 	dir := filepath.Join(store, "register-partition", "20261126T050000")
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, NodesDir), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, rundir.NodesDir), 0o755))
 	spec := map[string]any{
 		"name": "register-partition", "seed": 1234567890123, "start": "2026-11-26T05:00:00Z",
 		"command":  `faultline test --workload register --nemesis partition,kill,clock --seed 1234567890123 --time-limit 30s`,
@@ -233,14 +234,14 @@ func writeSyntheticRun(t testing.TB, store string) string {
 		"options":  map[string]any{"concurrency": 6, "rate": 0, "node_flags": "--read-mode=<local>", "time_limit": "30s"},
 		"versions": map[string]string{"faultline": "devel", "go": "go1.26.8"},
 	}
-	writeJSONFile(t, filepath.Join(dir, TestFile), spec)
-	f, err := os.Create(filepath.Join(dir, HistoryFile))
+	writeJSONFile(t, filepath.Join(dir, rundir.TestFile), spec)
+	f, err := os.Create(filepath.Join(dir, rundir.HistoryFile))
 	require.NoError(t, err)
 	require.NoError(t, history.Write(f, h))
 	require.NoError(t, f.Close())
-	writeJSONFile(t, filepath.Join(dir, ResultsFile), res)
+	writeJSONFile(t, filepath.Join(dir, rundir.ResultsFile), res)
 	for _, n := range []string{"n1", "n2", "n3"} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, NodesDir, n+".log"), []byte("level=INFO msg=started <script>x</script>\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, rundir.NodesDir, n+".log"), []byte("level=INFO msg=started <script>x</script>\n"), 0o644))
 	}
 	return dir
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/rundir"
 )
 
 // DefaultMaxSVGOps bounds the client ops drawn in the latency SVG: every op
@@ -106,15 +107,16 @@ func WriteLoaded(run *Run, opts WriteOptions) error {
 			page.FaultKinds = append(page.FaultKinds, faultKind{Kind: f.Kind, Color: hexColor(FaultColor(f.Kind))})
 		}
 	}
-	if run.Test.Options != nil {
-		flattenOptions("", run.Test.Options, &page.Options)
+	var options map[string]any
+	if len(run.Test.Options) > 0 && json.Unmarshal(run.Test.Options, &options) == nil {
+		flattenOptions("", options, &page.Options)
 	}
 
 	var buf bytes.Buffer
 	if err := renderRun(&buf, page); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(run.Dir, ReportFile), buf.Bytes()); err != nil {
+	if err := rundir.WriteFile(filepath.Join(run.Dir, rundir.ReportFile), buf.Bytes()); err != nil {
 		return err
 	}
 	return writeSummary(run, len(pairs))
@@ -123,7 +125,7 @@ func WriteLoaded(run *Run, opts WriteOptions) error {
 // writePlots draws every figure into dir/plots and describes them for the
 // page. A run without client ops still gets its plots (empty, with faults).
 func writePlots(run *Run, pairs []history.Pair, faults []FaultInterval, end int64, opts WriteOptions) ([]plotView, []string, error) {
-	dir := filepath.Join(run.Dir, PlotsDir)
+	dir := filepath.Join(run.Dir, rundir.PlotsDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -138,7 +140,7 @@ func writePlots(run *Run, pairs []history.Pair, faults []FaultInterval, end int6
 	if err := lat.save(filepath.Join(dir, "latency.png")); err != nil {
 		return nil, nil, err
 	}
-	v := plotView{ID: "latency", Title: "Latency of every operation", PNG: PlotsDir + "/latency.png",
+	v := plotView{ID: "latency", Title: "Latency of every operation", PNG: rundir.PlotsDir + "/latency.png",
 		Caption: "Each point is one operation at its invoke time: colour is the result (green ok, red fail, orange info), shape the operation (circle read, triangle write, square cas, plus append). Latency is on a log scale."}
 	maxSVG := opts.MaxSVGOps
 	if maxSVG <= 0 {
@@ -148,7 +150,7 @@ func writePlots(run *Run, pairs []history.Pair, faults []FaultInterval, end int6
 		if err := lat.save(filepath.Join(dir, "latency.svg")); err != nil {
 			return nil, nil, err
 		}
-		v.SVG = PlotsDir + "/latency.svg"
+		v.SVG = rundir.PlotsDir + "/latency.svg"
 	} else {
 		notes = append(notes, fmt.Sprintf("The latency plot is PNG only: %d operations exceed the SVG limit of %d.", len(pairs), maxSVG))
 		_ = os.Remove(filepath.Join(dir, "latency.svg")) // from an earlier report with a higher limit
@@ -162,7 +164,7 @@ func writePlots(run *Run, pairs []history.Pair, faults []FaultInterval, end int6
 	if err := q.save(filepath.Join(dir, "latency-quantiles.png")); err != nil {
 		return nil, nil, err
 	}
-	views = append(views, plotView{ID: "quantiles", Title: "Latency quantiles", PNG: PlotsDir + "/latency-quantiles.png",
+	views = append(views, plotView{ID: "quantiles", Title: "Latency quantiles", PNG: rundir.PlotsDir + "/latency-quantiles.png",
 		Caption: fmt.Sprintf("p50, p95, p99 and max latency of the operations invoked in each %s window (log scale).", formatSlot(timeSlot(end)))})
 
 	t, err := throughputFigure(pairs, faults, end)
@@ -172,7 +174,7 @@ func writePlots(run *Run, pairs []history.Pair, faults []FaultInterval, end int6
 	if err := t.save(filepath.Join(dir, "throughput.png")); err != nil {
 		return nil, nil, err
 	}
-	views = append(views, plotView{ID: "throughput", Title: "Throughput", PNG: PlotsDir + "/throughput.png",
+	views = append(views, plotView{ID: "throughput", Title: "Throughput", PNG: rundir.PlotsDir + "/throughput.png",
 		Caption: fmt.Sprintf("Completions per second in each %s window, by operation (line style) and result (colour).", formatSlot(timeSlot(end)))})
 
 	if series := ClockOffsets(run.History); series != nil {
@@ -183,7 +185,7 @@ func writePlots(run *Run, pairs []history.Pair, faults []FaultInterval, end int6
 		if err := c.save(filepath.Join(dir, "clock.png")); err != nil {
 			return nil, nil, err
 		}
-		views = append(views, plotView{ID: "clock", Title: "Clock offsets", PNG: PlotsDir + "/clock.png",
+		views = append(views, plotView{ID: "clock", Title: "Clock offsets", PNG: rundir.PlotsDir + "/clock.png",
 			Caption: "Each node's clock offset as reported after every clock fault action (a step function; nodes start at 0)."})
 	} else {
 		// A stale plot from an earlier report of this run would be misleading.
@@ -244,7 +246,7 @@ func linearView(d *checker.LinearizabilityDetails, faults []FaultInterval, visua
 		k := linKey{Key: fk.Key, Ops: fk.Ops, Longest: fk.LongestLinearizable, From: formatSeconds(fk.StartTime),
 			To: formatSeconds(fk.EndTime), Faults: faultsDuring(faults, fk.StartTime, fk.EndTime)}
 		if vis, ok := visuals[fk.Key]; ok && vis.Path != "" {
-			k.Link, k.LinkName = vis.Path, strings.TrimPrefix(vis.Path, LinearDir+"/")
+			k.Link, k.LinkName = vis.Path, strings.TrimPrefix(vis.Path, rundir.LinearDir+"/")
 			drawn++
 		} else {
 			k.NoLink = vis.Why
@@ -314,10 +316,10 @@ func faultRows(faults []FaultInterval, end int64) []faultRow {
 func runFiles(run *Run) []fileLink {
 	var out []fileLink
 	for _, f := range []struct{ name, note string }{
-		{HistoryFile, "every operation, one JSON object per line"},
-		{ResultsFile, "checker verdicts and details"},
-		{TestFile, "test parameters, seed and command"},
-		{"replicas.json", "replica states after healing"},
+		{rundir.HistoryFile, "every operation, one JSON object per line"},
+		{rundir.ResultsFile, "checker verdicts and details"},
+		{rundir.TestFile, "test parameters, seed and command"},
+		{rundir.ReplicasFile, "replica states after healing"},
 	} {
 		if _, err := os.Stat(filepath.Join(run.Dir, f.name)); err == nil {
 			out = append(out, fileLink{Name: f.name, Href: f.name, Note: f.note})
@@ -327,31 +329,4 @@ func runFiles(run *Run) []fileLink {
 		out = append(out, fileLink{Name: l, Href: l, Note: "node log"})
 	}
 	return out
-}
-
-// writeFileAtomic writes data to a temporary file and renames it over path,
-// so a reader (the server) never sees half a page.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/rundir"
 )
 
 // sampleDirEnv names a directory where TestWriteRunSynthetic also leaves its
@@ -25,7 +27,7 @@ func TestWriteRunSynthetic(t *testing.T) {
 	require.NoError(t, WriteRun(dir, WriteOptions{}))
 	require.NoError(t, WriteIndex(store))
 
-	page := readFile(t, filepath.Join(dir, ReportFile))
+	page := readFile(t, filepath.Join(dir, rundir.ReportFile))
 	assert.Contains(t, page, `<section class="banner invalid"`)
 	assert.Contains(t, page, "What went wrong")
 	// The failing key is named, escaped, and linked to its visualization.
@@ -51,7 +53,7 @@ func TestWriteRunSynthetic(t *testing.T) {
 	assert.NotRegexp(t, `(?i)(src|href)="(https?:)?//`, page)
 
 	for _, plot := range []string{"latency.png", "latency.svg", "latency-quantiles.png", "throughput.png", "clock.png"} {
-		assert.FileExists(t, filepath.Join(dir, PlotsDir, plot))
+		assert.FileExists(t, filepath.Join(dir, rundir.PlotsDir, plot))
 	}
 	for _, link := range pageLinks(page) {
 		assert.FileExists(t, filepath.Join(dir, filepath.FromSlash(link)), "link %q of the run page", link)
@@ -91,7 +93,7 @@ func readFile(t *testing.T, path string) string {
 
 func TestWriteRunLimitsVisualizedKeys(t *testing.T) {
 	dir := writeSyntheticRun(t, t.TempDir())
-	stale := filepath.Join(dir, LinearDir, "old-key.html")
+	stale := filepath.Join(dir, rundir.LinearDir, "old-key.html")
 	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
 	require.NoError(t, os.WriteFile(stale, []byte("old"), 0o644))
 	// A second failing key, beyond a limit of one.
@@ -105,10 +107,10 @@ func TestWriteRunLimitsVisualizedKeys(t *testing.T) {
 	d.FailingKeyCount = 30
 
 	require.NoError(t, WriteLoaded(run, WriteOptions{MaxVisualizedKeys: 1, MaxSVGOps: 10}))
-	page := readFile(t, filepath.Join(dir, ReportFile))
+	page := readFile(t, filepath.Join(dir, rundir.ReportFile))
 	assert.NoFileExists(t, stale, "pages of keys from an earlier report are removed")
-	assert.FileExists(t, filepath.Join(dir, LinearDir, SafeFileName(badKey)+".html"))
-	assert.NoFileExists(t, filepath.Join(dir, LinearDir, "k3.html"))
+	assert.FileExists(t, filepath.Join(dir, rundir.LinearDir, SafeFileName(badKey)+".html"))
+	assert.NoFileExists(t, filepath.Join(dir, rundir.LinearDir, "k3.html"))
 	assert.Contains(t, page, "not drawn: only the first 1 failing keys are visualized")
 	assert.Contains(t, page, "30 keys failed; the checker kept details of the first 2, listed here.")
 	assert.Contains(t, page, "1 of the 2 listed keys have a visualization")

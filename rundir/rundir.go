@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -55,6 +56,15 @@ const LatestLink = "latest"
 // 20260102T030405; Create adds -1, -2, ... when two runs of a test start in
 // the same second.
 const TimeFormat = "20060102T150405"
+
+// StartFromName is the start time a run directory's name records (in
+// TimeFormat, maybe with Create's -N suffix), for a run whose test.json
+// cannot be read.
+func StartFromName(name string) (time.Time, bool) {
+	stamp, _, _ := strings.Cut(name, "-")
+	t, err := time.Parse(TimeFormat, stamp)
+	return t, err == nil
+}
 
 // Create makes store/<name>/<start in TimeFormat>/ and its NodesDir, and
 // points store/latest at it. Runs started together (in one process or
@@ -113,7 +123,7 @@ func linkLatest(store, dir string) error {
 func List(store string) ([]string, error) {
 	tests, err := os.ReadDir(store)
 	if err != nil {
-		return nil, fmt.Errorf("list runs in %s: %w", store, err)
+		return nil, fmt.Errorf("read store %s: %w", store, err)
 	}
 	var dirs []string
 	for _, t := range tests {
@@ -122,7 +132,7 @@ func List(store string) ([]string, error) {
 		}
 		runs, err := os.ReadDir(filepath.Join(store, t.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("list runs in %s: %w", store, err)
+			return nil, fmt.Errorf("read store %s: %w", store, err)
 		}
 		for _, r := range runs {
 			dir := filepath.Join(store, t.Name(), r.Name())

@@ -173,3 +173,21 @@ func TestListFindsRunsOnly(t *testing.T) {
 	_, err = List(filepath.Join(store, "missing"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+func TestStartFromName(t *testing.T) {
+	tests := []struct {
+		name   string
+		want   time.Time
+		wantOK bool
+	}{
+		{"20260102T030405", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), true},
+		{"20260102T030405-3", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), true},
+		{"notes", time.Time{}, false},
+		{"2026", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := StartFromName(tt.name)
+		assert.Equal(t, tt.wantOK, ok, tt.name)
+		assert.True(t, tt.want.Equal(got), "%s: got %v", tt.name, got)
+	}
+}

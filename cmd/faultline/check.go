@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/rundir"
 )
 
 func newCheckCommand() *cobra.Command {
@@ -73,5 +74,5 @@ func printCheck(w io.Writer, path string, rep harness.CheckReport) {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 	fmt.Fprintf(w, "checked %d ops of a %s (%s workload) in %s\n", rep.Ops, rep.Source, rep.Workload, rep.CheckDuration.Round(time.Microsecond))
-	fmt.Fprintf(w, "results and report: %s\n", filepath.Join(rep.OutDir, "index.html"))
+	fmt.Fprintf(w, "results and report: %s\n", filepath.Join(rep.OutDir, rundir.ReportFile))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/rundir"
 )
 
 // casFailure is a history Jepsen recorded (a partition nemesis and a stale
@@ -28,7 +29,7 @@ func TestCheckJepsenHistoryCommand(t *testing.T) {
 	var stderr bytes.Buffer
 	code := run([]string{"check", "--workload", "register", "--out", out, casFailure}, &stderr)
 	assert.Equal(t, harness.ExitInvalid, code, "stderr: %s", stderr.String())
-	for _, f := range []string{harness.TestFile, harness.HistoryFile, harness.ResultsFile, "index.html"} {
+	for _, f := range []string{rundir.TestFile, rundir.HistoryFile, rundir.ResultsFile, "index.html"} {
 		assert.FileExists(t, filepath.Join(out, f))
 	}
 	after, err := os.ReadFile(casFailure)

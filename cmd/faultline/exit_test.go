@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/rundir"
 )
 
 // runFixture is a directory tree for one case; "DIR" in a case's arguments
@@ -132,7 +133,7 @@ func TestBadArgumentsExit254(t *testing.T) {
 			for _, want := range tt.want {
 				assert.Contains(t, msg, strings.ReplaceAll(want, "DIR", dir))
 			}
-			assert.NoFileExists(t, filepath.Join(dir, harness.ResultsFile), "a refused check gives no verdict")
+			assert.NoFileExists(t, filepath.Join(dir, rundir.ResultsFile), "a refused check gives no verdict")
 		})
 	}
 }
@@ -158,8 +159,8 @@ func TestStoredRunExitsWithItsVerdict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			require.NoError(t, os.WriteFile(filepath.Join(dir, harness.TestFile), []byte(goodTestJSON), 0o644))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, harness.HistoryFile), []byte(goodHeader+write+tt.read+"\n"), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, rundir.TestFile), []byte(goodTestJSON), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, rundir.HistoryFile), []byte(goodHeader+write+tt.read+"\n"), 0o644))
 			var stderr bytes.Buffer
 			code := run(append(tt.args, dir), &stderr)
 			assert.Equal(t, tt.want, code, "stderr: %s", stderr.String())

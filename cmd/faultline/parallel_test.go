@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/rundir"
 )
 
 // TestParallelRunsShareOneEngine starts three real 'faultline test' processes
@@ -83,7 +84,7 @@ func TestParallelRunsShareOneEngine(t *testing.T) {
 	}
 	t.Logf("three parallel runs done in %v", time.Since(start).Round(100*time.Millisecond))
 
-	results, err := filepath.Glob(filepath.Join(store, "parallel-*", "*", harness.ResultsFile))
+	results, err := filepath.Glob(filepath.Join(store, "parallel-*", "*", rundir.ResultsFile))
 	require.NoError(t, err)
 	assert.Len(t, results, 3, "each run has a run directory of its own, with its results")
 	for _, path := range results {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -32,7 +33,7 @@ func newReportCommand() *cobra.Command {
 			}
 			wl, err := workloads.ByName(run.Test.Workload)
 			if err != nil {
-				return harness.Usagef("%s: workload %q: %w: fix test.json or run the test again", filepath.Join(dir, harness.TestFile), run.Test.Workload, err)
+				return harness.Usagef("%s: workload %q: %w: fix test.json or run the test again", filepath.Join(dir, rundir.TestFile), run.Test.Workload, err)
 			}
 			if err := reports.WriteLoaded(run, reports.WriteOptions{Model: wl.Model()}); err != nil {
 				return &exitError{code: harness.ExitInternal, err: err}
@@ -47,7 +48,7 @@ func newReportCommand() *cobra.Command {
 			if err := reports.WriteIndex(store); err != nil {
 				fmt.Fprintln(os.Stderr, "faultline: store index:", err)
 			}
-			fmt.Fprintln(os.Stdout, filepath.Join(dir, "index.html"))
+			fmt.Fprintln(os.Stdout, filepath.Join(dir, rundir.ReportFile))
 			return nil
 		},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/docker"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/rundir"
 )
 
 // specFlags binds the flags shared by test and suite to a Spec.
@@ -150,11 +151,12 @@ func printReportHint(results []harness.SuiteResult) {
 }
 
 func seedOf(r harness.SuiteResult) int64 {
-	rec, err := harness.ReadTestRecord(r.Outcome.Dir)
+	rec, err := rundir.ReadTest(r.Outcome.Dir)
 	if err != nil {
 		return 0
 	}
-	return rec.Seed
+	seed, _ := rec.Seed.Int64()
+	return seed
 }
 
 // buildImage builds (or reuses) the store's node image. The process holds
