@@ -302,27 +302,3 @@ func (c ExploreConfig) String() string {
 	return fmt.Sprintf("workload=%s nemesis=%s (every ~%v) nodes=%d election=%v heartbeat=%v snapshot-entries=%d segment-bytes=%d time-limit=%v seed=%d",
 		c.Workload, nem, c.NemesisInterval, c.Nodes, c.ElectionTimeout, c.HeartbeatInterval, c.SnapshotEntries, c.SegmentBytes, c.TimeLimit, c.Seed)
 }
-
-// ReproduceCommand is Spec.Command plus the options Command leaves out when
-// they differ from the defaults (the test name, the store and the client,
-// recovery and check timeouts), so the printed line replays the run exactly.
-func ReproduceCommand(s Spec) string {
-	d := DefaultSpec()
-	parts := []string{s.Command()}
-	if s.Name != "" {
-		parts = append(parts, "--name", shellQuote(s.Name))
-	}
-	if s.Store != d.Store {
-		parts = append(parts, "--store", shellQuote(s.Store))
-	}
-	if s.RequestTimeout != d.RequestTimeout {
-		parts = append(parts, "--request-timeout", s.RequestTimeout.String())
-	}
-	if s.RecoveryTimeout != d.RecoveryTimeout {
-		parts = append(parts, "--recovery-timeout", s.RecoveryTimeout.String())
-	}
-	if s.CheckTimeout != d.CheckTimeout {
-		parts = append(parts, "--check-timeout", s.CheckTimeout.String())
-	}
-	return strings.Join(parts, " ")
-}

@@ -158,7 +158,7 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 		if err := spec.Validate(); err != nil {
 			return lg, fmt.Errorf("explore run %d: %w", i, err)
 		}
-		command := ReproduceCommand(spec)
+		command := spec.Command()
 		fmt.Fprintf(opts.Out, "\nexplore run %d: %s\n  reproduce: %s\n", i, cfg, command)
 
 		t0 := opts.Now()

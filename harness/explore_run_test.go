@@ -98,7 +98,7 @@ func TestExploreSpendsTheBudgetAndNoMore(t *testing.T) {
 		assert.Equal(t, want.Workload, run.Config.Workload)
 		assert.LessOrEqual(t, run.Config.TimeLimit, want.TimeLimit)
 		assert.Equal(t, f.specs[i].Seed, run.Config.Seed)
-		assert.Equal(t, ReproduceCommand(f.specs[i]), run.Command)
+		assert.Equal(t, f.specs[i].Command(), run.Command)
 		assert.Equal(t, "valid", run.Verdict)
 		assert.Greater(t, run.DiskBytes, int64(2048), "disk use of the run directory is reported")
 		assert.Contains(t, out.String(), run.Command, "every configuration's command is printed")

@@ -139,15 +139,17 @@ func TestExploreConfigSpecAndCommand(t *testing.T) {
 		"--snapshot-entries=250", "--segment-bytes=65536"}, s.NodeFlags, "drawn flags come last, so they win")
 	assert.Equal(t, []string{"--log-level=debug"}, base.NodeFlags, "the base spec is not modified")
 
-	cmd := ReproduceCommand(s)
+	cmd := s.Command()
 	for _, want := range []string{
 		"faultline test", "--workload register", "--nemesis partition,kill", "--nodes 5", "--seed 12345",
-		"--time-limit 45s", "--nemesis-interval 3.5s", "--name register-partition+kill", "--store '/tmp/nightly store'",
+		"--time-limit 45s", "--nemesis-interval 3.5s",
 		"--node-flags='--log-level=debug --election-timeout=1.2s --heartbeat-interval=100ms --snapshot-entries=250 --segment-bytes=65536'",
 	} {
 		assert.Contains(t, cmd, want)
 	}
 	assert.NotContains(t, cmd, "--request-timeout", "defaults are left out")
+	assert.NotContains(t, cmd, "--name", "the default name is left out")
+	assert.NotContains(t, cmd, "--store", "where results go is the reader's choice")
 }
 
 func TestExploreSpaceNarrowed(t *testing.T) {

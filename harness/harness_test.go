@@ -71,17 +71,6 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
-func TestCommandReproducesSpec(t *testing.T) {
-	s := DefaultSpec()
-	s.Seed = 99
-	s.Nemesis = []string{"partition", "kill"}
-	s.NodeFlags = []string{"--read-mode=local"}
-	cmd := s.Command()
-	assert.Contains(t, cmd, "--seed 99")
-	assert.Contains(t, cmd, "--nemesis partition,kill")
-	assert.Contains(t, cmd, "--node-flags=--read-mode=local")
-}
-
 func TestExitCodes(t *testing.T) {
 	assert.Equal(t, 0, ExitCode(checker.Valid))
 	assert.Equal(t, 1, ExitCode(checker.Invalid))

@@ -191,7 +191,7 @@ func junitCaseFor(r SuiteRun) junitCase {
 		report = filepath.Join(o.Dir, rundir.ReportFile)
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "reproduce: %s\nreport: %s\n", ReproduceCommand(s), report)
+	fmt.Fprintf(&out, "reproduce: %s\nreport: %s\n", s.Command(), report)
 	if o.Ops > 0 {
 		fmt.Fprintf(&out, "ops: %d (ok %d, fail %d, info %d)\n", o.Ops, o.OK, o.Fail, o.Info)
 	}

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -117,38 +116,4 @@ func DefaultName(workload string, nemesis []string) string {
 		return workload + "-none"
 	}
 	return workload + "-" + strings.Join(nemesis, "+")
-}
-
-// Command renders the faultline command line that reproduces this run.
-func (s Spec) Command() string {
-	nem := "none"
-	if len(s.Nemesis) > 0 {
-		nem = strings.Join(s.Nemesis, ",")
-	}
-	args := []string{"faultline", "test"}
-	if s.SUTName() != DefaultSUT {
-		args = append(args, "--sut", s.SUTName())
-	}
-	args = append(args,
-		"--workload", s.Workload,
-		"--nemesis", nem,
-		"--nemesis-interval", s.NemesisInterval.String(),
-		"--nodes", fmt.Sprint(s.Nodes),
-		"--concurrency", fmt.Sprint(s.Concurrency),
-		"--rate", fmt.Sprint(s.Rate),
-		"--time-limit", s.TimeLimit.String(),
-		"--ops-per-key", fmt.Sprint(s.OpsPerKey),
-		"--seed", fmt.Sprint(s.Seed),
-	)
-	if len(s.NodeFlags) > 0 {
-		args = append(args, "--node-flags="+shellQuote(strings.Join(s.NodeFlags, " ")))
-	}
-	return strings.Join(args, " ")
-}
-
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " '\"\\$`!*?[]{}()<>|&;#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

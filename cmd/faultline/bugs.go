@@ -16,11 +16,7 @@ import (
 
 func newBugsCommand() *cobra.Command {
 	opts := harness.BugsOptions{Runs: harness.DefaultBugRuns, TimeLimit: harness.DefaultBugTimeLimit}
-	base := harness.DefaultSpec()
-	// Runs that catch a bug, and kill runs, leave histories with many
-	// indeterminate ops; give porcupine more time than a plain test so the
-	// correct node's verdict is decided rather than unknown.
-	base.CheckTimeout = 2 * time.Minute
+	base := bugsBaseSpec()
 	var bugList string
 	var list bool
 	cmd := &cobra.Command{
@@ -91,6 +87,17 @@ harness error.`,
 	fl.BoolVar(&opts.SkipCorrect, "skip-correct", false, "do not run the correct node (false alarms are then not checked)")
 	fl.BoolVar(&list, "list", false, "print the catalogue (bug, workload, nemesis, why) and exit")
 	return cmd
+}
+
+// bugsBaseSpec is what `faultline bugs` gives every run before its flags and
+// the catalogue entry change it.
+func bugsBaseSpec() harness.Spec {
+	base := harness.DefaultSpec()
+	// Runs that catch a bug, and kill runs, leave histories with many
+	// indeterminate ops; give porcupine more time than a plain test so the
+	// correct node's verdict is decided rather than unknown.
+	base.CheckTimeout = 2 * time.Minute
+	return base
 }
 
 func printBugCatalogue() {

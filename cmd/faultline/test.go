@@ -41,7 +41,7 @@ func bindSpecFlags(cmd *cobra.Command, f *specFlags) {
 	fl.DurationVar(&f.spec.TimeLimit, "time-limit", f.spec.TimeLimit, "length of the main phase")
 	fl.IntVar(&f.spec.OpsPerKey, "ops-per-key", f.spec.OpsPerKey, "ops per key before the generator moves to a fresh key")
 	fl.Int64Var(&f.spec.Seed, "seed", 0, "seed for ops and faults (default: random, printed and stored)")
-	fl.StringVar(&f.nodeFlags, "node-flags", "", "extra flags passed to every node, e.g. '--read-mode=local'")
+	fl.StringVar(&f.nodeFlags, "node-flags", "", "extra flags passed to every node, e.g. '--read-mode=local --election-timeout=2s' (quote a flag that holds a space)")
 	fl.BoolVar(&f.spec.KeepCluster, "keep-cluster", false, "leave the containers running after the run (remove with 'faultline cleanup')")
 	fl.StringVar(&f.spec.Store, "store", f.spec.Store, "directory for run results")
 	fl.DurationVar(&f.spec.RequestTimeout, "request-timeout", f.spec.RequestTimeout, "client request timeout; past it an op is indeterminate")
@@ -61,7 +61,9 @@ func (f *specFlags) resolve(cmd *cobra.Command) error {
 	if !cmd.Flags().Changed("seed") {
 		f.spec.Seed = randomSeed()
 	}
-	f.spec.NodeFlags = strings.Fields(f.nodeFlags)
+	if f.spec.NodeFlags, err = harness.ParseNodeFlags(f.nodeFlags); err != nil {
+		return harness.Usagef("--node-flags %q: %v: close it, or quote a flag that holds a space as \"--flag=a b\"", f.nodeFlags, err)
+	}
 	if f.nemesis != "" {
 		faults, err := parseFaultsFor(f.spec.SUTName(), f.nemesis)
 		if err != nil {
@@ -108,6 +110,13 @@ func newRunID() string {
 }
 
 func newTestCommand() *cobra.Command {
+	return testCommand(runTest)
+}
+
+// testCommand is `faultline test`: it parses the flags, resolves them into a
+// valid Spec and hands them to run. Tests give it a run that keeps the Spec,
+// to parse a command line exactly as faultline does without running a test.
+func testCommand(run func(cmd *cobra.Command, f *specFlags) error) *cobra.Command {
 	var f specFlags
 	var name string
 	cmd := &cobra.Command{
@@ -122,24 +131,29 @@ func newTestCommand() *cobra.Command {
 			if err := f.spec.Validate(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			store, _ := lookupSUT(f.spec.SUT) // checked by resolve
-			image, err := buildImage(ctx, store)
-			if err != nil {
-				return &exitError{code: harness.ExitInternal, err: err}
-			}
-			defer releaseImage(ctx)
-			results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID, store))
-			fmt.Fprintln(os.Stdout)
-			harness.PrintSummary(os.Stdout, results)
-			printReportHint(results)
-			return &exitError{code: harness.SuiteExitCode(results)}
+			return run(cmd, &f)
 		},
 	}
 	bindSpecFlags(cmd, &f)
 	cmd.Flags().StringVar(&f.nemesis, "nemesis", "none", "faults: comma list of "+strings.Join(nemesis.Kinds, ",")+", or all (the first five), or none")
 	cmd.Flags().StringVar(&name, "name", "", "test name (default workload-nemesis)")
 	return cmd
+}
+
+// runTest builds the store's image and runs the test f describes.
+func runTest(cmd *cobra.Command, f *specFlags) error {
+	ctx := cmd.Context()
+	store, _ := lookupSUT(f.spec.SUT) // checked by resolve
+	image, err := buildImage(ctx, store)
+	if err != nil {
+		return &exitError{code: harness.ExitInternal, err: err}
+	}
+	defer releaseImage(ctx)
+	results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID, store))
+	fmt.Fprintln(os.Stdout)
+	harness.PrintSummary(os.Stdout, results)
+	printReportHint(results)
+	return &exitError{code: harness.SuiteExitCode(results)}
 }
 
 func printReportHint(results []harness.SuiteResult) {
