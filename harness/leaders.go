@@ -24,6 +24,9 @@ type leaderWatch struct {
 
 	mu   sync.Mutex
 	seen map[checker.LeaderSighting]int64 // key has FirstSeen zero
+	// termUnknown is set once a leader's status says its generation is
+	// not the one it leads in (sut.Status.LeaderTermUnknown).
+	termUnknown bool
 }
 
 // watchLeaders polls every node until the returned stop is called; stop
@@ -64,6 +67,12 @@ func (w *leaderWatch) poll(ctx context.Context) {
 			if err != nil || !strings.EqualFold(st.Role, "leader") {
 				return
 			}
+			if st.LeaderTermUnknown {
+				w.mu.Lock()
+				w.termUnknown = true
+				w.mu.Unlock()
+				return
+			}
 			at := w.now()
 			key := checker.LeaderSighting{Node: node, Generation: st.Generation}
 			w.mu.Lock()
@@ -76,9 +85,14 @@ func (w *leaderWatch) poll(ctx context.Context) {
 	wg.Wait()
 }
 
+// sightings are the leaders seen; nil (no leaders checker) when the store
+// does not say which generation a leader leads in.
 func (w *leaderWatch) sightings() []checker.LeaderSighting {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.termUnknown {
+		return nil
+	}
 	out := make([]checker.LeaderSighting, 0, len(w.seen))
 	for key, at := range w.seen {
 		key.FirstSeen = at

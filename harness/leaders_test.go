@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/sut"
+	"github.com/faultline/faultline/workloads"
 )
 
 // scriptedDB answers Peek from a role table the test changes while the
@@ -80,4 +81,21 @@ func TestLeaderWatchRecordsFirstSightings(t *testing.T) {
 	assert.Equal(t, checker.Invalid, res.Verdict)
 	require.NotNil(t, res.FirstFlagged)
 	assert.Equal(t, int64(200), *res.FirstFlagged)
+}
+
+// TestLeaderWatchGivesUpWhenTheStoreCannotNameTheTerm: a store whose status
+// does not say which generation a leader leads in (etcd's applied-entry
+// term) feeds no leaders checker: its new leader would read as a second
+// leader of the previous generation.
+func TestLeaderWatchGivesUpWhenTheStoreCannotNameTheTerm(t *testing.T) {
+	db := &scriptedDB{roles: map[string]sut.Status{}}
+	db.roles["n1"] = sut.Status{Node: "n1", Role: "leader", Generation: 2}
+	db.roles["n2"] = sut.Status{Node: "n2", Role: "leader", Generation: 2, LeaderTermUnknown: true}
+	var clock atomic.Int64
+	stop := watchLeaders(context.Background(), db, clock.Load)
+	n := db.peeks.Load()
+	require.Eventually(t, func() bool { return db.peeks.Load() >= n+6 }, 5*time.Second, time.Millisecond)
+	got := stop()
+	assert.Nil(t, got, "no sightings, so no leaders checker")
+	assert.Len(t, runCheckers(workloads.Register{}, got), len(workloads.Register{}.Checkers()))
 }

@@ -43,6 +43,12 @@ type Status struct {
 	CrashPoints []string `json:"crash_points,omitempty"`
 	// Unsafe lists the deliberately unsafe switches the node runs with.
 	Unsafe []string `json:"unsafe,omitempty"`
+	// LeaderTermUnknown: Generation is not the generation a leader leads
+	// in. etcd reports the term of its last applied entry, which lags an
+	// election until the new leader applies an entry of its own term, so
+	// a new leader reads as leading the previous term. The leaders checker
+	// cannot use such reports.
+	LeaderTermUnknown bool `json:"leader_term_unknown,omitempty"`
 }
 
 // IsLeader reports whether the node claims to lead.
