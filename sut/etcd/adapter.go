@@ -151,16 +151,7 @@ func (w *WorkloadClient) Close() error {
 }
 
 func result(o Outcome) sut.Result {
-	r := sut.Result{Err: o.Err, Mismatch: o.Mismatch}
-	switch o.Verdict {
-	case OK:
-		r.Outcome = sut.OK
-	case Fail:
-		r.Outcome = sut.Fail
-	default:
-		r.Outcome = sut.Info
-	}
-	return r
+	return sut.Result{Outcome: o.Verdict, Err: o.Err, Mismatch: o.Mismatch}
 }
 
 // BuildImage builds (or reuses) the etcd node image.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/faultline/faultline/sut"
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -11,30 +12,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Verdict says whether an operation took effect.
-type Verdict int
+// Verdict says whether an operation took effect: the harness's outcome.
+type Verdict = sut.Outcome
 
+// The verdicts, as the harness names them.
 const (
-	// OK: the operation took effect (a read returned a value or not-found).
-	OK Verdict = iota
-	// Fail: the operation definitely did not take effect.
-	Fail
-	// Info: unknown; a write may or may not have taken effect, now or later.
-	Info
+	OK   = sut.OK
+	Fail = sut.Fail
+	Info = sut.Info
 )
-
-// String returns "ok", "fail" or "info", the history's names.
-func (v Verdict) String() string {
-	switch v {
-	case OK:
-		return "ok"
-	case Fail:
-		return "fail"
-	case Info:
-		return "info"
-	}
-	return fmt.Sprintf("verdict(%d)", int(v))
-}
 
 // Outcome is what one client call tells about its operation.
 type Outcome struct {
