@@ -160,12 +160,41 @@ func (c *Cluster) Resume(ctx context.Context, name string) error {
 	}
 	c.setState(n, stateRunning)
 	if n.rulesStale {
+		if err := c.waitThawed(ctx, n); err != nil {
+			return fmt.Errorf("resume %s: %w", name, err)
+		}
 		if err := c.applyRules(ctx, n); err != nil {
 			n.rulesStale = true
 			return fmt.Errorf("resume %s: apply network faults set while paused: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// waitThawed waits until the daemon itself records the container as running.
+// `docker unpause` returns once the freezer is thawed, but the daemon marks
+// the container unpaused only when it handles containerd's resume event, and
+// until then it refuses an exec into it ("is paused, unpause the container
+// before exec").
+func (c *Cluster) waitThawed(ctx context.Context, n *node) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.cli.ContainerInspect(ctx, n.containerID)
+		if err != nil {
+			return fmt.Errorf("inspect after unpause: %w", err)
+		}
+		if info.State == nil || !info.State.Paused {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the daemon still reports the container paused 10s after unpause")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // SetGrudge replaces the partition: grudge[x] lists the nodes whose packets x
