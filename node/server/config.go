@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/node/clock"
+	"github.com/faultline/faultline/node/disk"
 )
 
 // ReadMode says how a read is served.
@@ -134,6 +135,9 @@ type Config struct {
 	PeerHTTP map[string]string
 	// DataDir holds the WAL segments and snapshots.
 	DataDir string
+	// FS is the file system DataDir lives on (nil: the real one, disk.OS).
+	// The deterministic simulation passes a disk.Sim.
+	FS disk.FS
 	// ListenClient and ListenPeer are the listen addresses (host:port).
 	ListenClient string
 	ListenPeer   string

@@ -17,6 +17,7 @@ import (
 
 	"github.com/faultline/faultline/node/client"
 	"github.com/faultline/faultline/node/clock"
+	"github.com/faultline/faultline/node/disk"
 	"github.com/faultline/faultline/node/kv"
 	"github.com/faultline/faultline/node/raft"
 	"github.com/faultline/faultline/node/transport"
@@ -46,7 +47,12 @@ type Server struct {
 	raft      *raft.Raft
 	wal       *wal.WAL
 	kv        *kv.Store
-	transport *transport.Transport
+	transport *transport.Transport // nil in a node built by NewDriven
+	// peers carries the core's messages: the transport in production, the
+	// caller's network in a driven node.
+	peers PeerSender
+	// rng is the core's only randomness (election timeouts).
+	rng *rand.Rand
 
 	// Inputs of the singular update queue; bounded.
 	proposals  chan *proposal
@@ -97,6 +103,27 @@ type statusView struct {
 // state machine from it, and binds both listeners. It does not start
 // serving; call Run.
 func New(cfg Config) (*Server, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Two nodes started in the same nanosecond still draw different
+	// election timeouts: the seed mixes in the node's id.
+	s.rng = rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(hashID(s.cfg.ID))))
+	if err := s.open(); err != nil {
+		s.closeResources()
+		return nil, err
+	}
+	if err := s.listen(); err != nil {
+		s.closeResources()
+		return nil, err
+	}
+	s.publish()
+	return s, nil
+}
+
+// newServer validates cfg and builds a node with nothing opened yet.
+func newServer(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,16 +141,14 @@ func New(cfg Config) (*Server, error) {
 		readRounds: map[uint64][]*readRequest{},
 	}
 	s.clock = clock.NewSkewable(s.baseClock)
-	if err := s.open(); err != nil {
-		s.closeResources()
-		return nil, err
-	}
 	return s, nil
 }
 
+// open recovers the node's state from its data dir: the WAL, the state
+// machine and the replication core.
 func (s *Server) open() error {
 	cfg := s.cfg
-	if err := checkDataDir(cfg.DataDir); err != nil {
+	if err := checkDataDir(disk.Or(cfg.FS), cfg.DataDir); err != nil {
 		return err
 	}
 	w, rec, err := wal.Open(cfg.DataDir, wal.Options{
@@ -132,6 +157,7 @@ func (s *Server) open() error {
 		// killed, loses what was not synced.
 		UnsafeSkipFsync: cfg.Unsafe.On(UnsafeSkipFsync),
 		Logger:          s.log,
+		FS:              cfg.FS,
 	})
 	if err != nil {
 		return fmt.Errorf("open wal in %s: %w", cfg.DataDir, err)
@@ -161,7 +187,7 @@ func (s *Server) open() error {
 		Peers:                 peers,
 		ElectionTicks:         cfg.electionTicks(),
 		HeartbeatTicks:        cfg.heartbeatTicks(),
-		Rand:                  rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(hashID(cfg.ID)))),
+		Rand:                  s.rng,
 		MaxInflightAppends:    cfg.MaxInflightAppends,
 		MaxEntriesPerAppend:   cfg.MaxEntriesPerAppend,
 		MaxUncommittedEntries: cfg.MaxUncommittedEntries,
@@ -179,7 +205,15 @@ func (s *Server) open() error {
 	}
 	s.raft = r
 	s.sinceSnapshot = snapshotStagger(peers, cfg.ID, cfg.SnapshotEntries)
+	s.log.Info("recovered", "term", rec.HardState.Term, "commit", rec.HardState.Commit,
+		"entries", len(rec.Entries), "snapshot_index", s.applied, "low_water_mark", w.LowWaterMark())
+	return nil
+}
 
+// listen binds the client and peer listeners and builds the HTTP server and
+// the peer transport (production only; a driven node has neither).
+func (s *Server) listen() error {
+	cfg := s.cfg
 	ln, err := net.Listen("tcp", cfg.ListenClient)
 	if err != nil {
 		return fmt.Errorf("listen for clients on %s: %w (stop the process using it or choose another --listen-client)", cfg.ListenClient, err)
@@ -191,6 +225,7 @@ func (s *Server) open() error {
 		return err
 	}
 	s.transport = t
+	s.peers = t
 
 	s.forwarder = &http.Client{
 		Transport: forwardTransport(),
@@ -219,23 +254,26 @@ func (s *Server) open() error {
 		IdleTimeout:       cfg.ClientIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	s.publish()
-	s.log.Info("recovered", "term", rec.HardState.Term, "commit", rec.HardState.Commit,
-		"entries", len(rec.Entries), "snapshot_index", s.applied, "low_water_mark", w.LowWaterMark())
 	return nil
 }
 
 // checkDataDir creates the data directory and proves it is writable, so the
-// error names the directory instead of a WAL file deep inside it.
-func checkDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// error names the directory instead of a WAL file deep inside it. The
+// directories it creates are fsynced into their parents, or a crash soon
+// after the first start could take the whole data dir with it.
+func checkDataDir(fsys disk.FS, dir string) error {
+	if err := disk.MkdirAll(fsys, dir, 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w (choose a writable --data-dir)", err)
 	}
 	probe := filepath.Join(dir, ".write-probe")
-	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+	f, err := fsys.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("data dir %s is not writable: %w (fix its permissions or choose another --data-dir)", dir, err)
 	}
-	return os.Remove(probe)
+	return fsys.Remove(probe)
 }
 
 // snapshotStagger spreads the nodes' snapshots over the interval. A
@@ -248,8 +286,8 @@ func snapshotStagger(peers []string, id string, snapshotEntries uint64) uint64 {
 	return rank * snapshotEntries / uint64(len(peers))
 }
 
-// hashID seeds the core's randomness differently per node, so two nodes
-// started in the same nanosecond still draw different election timeouts.
+// hashID is an FNV-1a hash of a node id, mixed into the seed of the core's
+// randomness.
 func hashID(id string) uint64 {
 	var h uint64 = 14695981039346656037
 	for i := 0; i < len(id); i++ {

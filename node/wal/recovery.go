@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,11 +19,11 @@ const recoveringFile = "RECOVERING"
 // fsynced) before the node speaks to anyone.
 func (w *WAL) MarkRecovering() error {
 	path := filepath.Join(w.dir, recoveringFile)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := w.fs.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create recovery mark %s: %w", path, err)
 	}
-	_, err = f.WriteString("this node lost storage and has not caught up from a leader yet: it does not vote until then\n")
+	_, err = io.WriteString(f, "this node lost storage and has not caught up from a leader yet: it does not vote until then\n")
 	if err == nil {
 		err = f.Sync()
 	}
@@ -40,20 +41,20 @@ func (w *WAL) MarkRecovering() error {
 // The caller must have made the caught-up log durable first.
 func (w *WAL) ClearRecovering() error {
 	path := filepath.Join(w.dir, recoveringFile)
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := w.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove recovery mark %s: %w", path, err)
 	}
 	return w.syncDir()
 }
 
-// recoveringMarked reports whether dir holds the recovering mark.
-func recoveringMarked(dir string) (bool, error) {
-	_, err := os.Stat(filepath.Join(dir, recoveringFile))
+// recoveringMarked reports whether the data dir holds the recovering mark.
+func (w *WAL) recoveringMarked() (bool, error) {
+	_, err := w.fs.Stat(filepath.Join(w.dir, recoveringFile))
 	switch {
 	case err == nil:
 		return true, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	}
-	return false, fmt.Errorf("check recovery mark in %s: %w", dir, err)
+	return false, fmt.Errorf("check recovery mark in %s: %w", w.dir, err)
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/faultline/faultline/node/disk"
 )
 
 // Segment files are named by sequence number, <seq>.wal with 16 decimal
@@ -35,8 +37,8 @@ func (w *WAL) segmentPath(seq uint64) string { return filepath.Join(w.dir, segme
 
 // prepareDir makes sure dir exists and is a directory, creating it (but not
 // its parents, so a mistyped path is noticed) when it is missing.
-func prepareDir(dir string) error {
-	info, err := os.Stat(dir)
+func prepareDir(fsys disk.FS, dir string) error {
+	info, err := fsys.Stat(dir)
 	switch {
 	case err == nil:
 		if !info.IsDir() {
@@ -44,13 +46,13 @@ func prepareDir(dir string) error {
 		}
 		return nil
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.Mkdir(dir, 0o750); err != nil {
+		if err := fsys.Mkdir(dir, 0o750); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("create data dir %s: its parent directory does not exist; create it or fix the path", dir)
 			}
 			return fmt.Errorf("create data dir %s: %w; check the path and its permissions", dir, err)
 		}
-		return syncDirPath(filepath.Dir(dir))
+		return syncDirPath(fsys, filepath.Dir(dir))
 	default:
 		return fmt.Errorf("data dir %s: %w; check the path and its permissions", dir, err)
 	}
@@ -59,7 +61,7 @@ func prepareDir(dir string) error {
 // scanDir lists the segment and snapshot files in the data dir, each sorted
 // ascending, and removes temporary files a crash left behind.
 func (w *WAL) scanDir() (segments, snapshots []uint64, err error) {
-	dirents, err := os.ReadDir(w.dir)
+	dirents, err := w.fs.ReadDir(w.dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read data dir %s: %w; check its permissions", w.dir, err)
 	}
@@ -70,7 +72,7 @@ func (w *WAL) scanDir() (segments, snapshots []uint64, err error) {
 		} else if index, ok := parseSnapshotName(name); ok {
 			snapshots = append(snapshots, index)
 		} else if strings.HasSuffix(name, tempSuffix) {
-			if err := os.Remove(filepath.Join(w.dir, name)); err != nil {
+			if err := w.fs.Remove(filepath.Join(w.dir, name)); err != nil {
 				return nil, nil, fmt.Errorf("remove leftover temporary file: %w", err)
 			}
 		}
@@ -85,7 +87,7 @@ func (w *WAL) scanDir() (segments, snapshots []uint64, err error) {
 // makes it durable and makes it the active segment.
 func (w *WAL) createSegment(seq uint64) error {
 	path := w.segmentPath(seq)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	f, err := w.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return fmt.Errorf("create segment %s: %w", path, err)
 	}
@@ -115,7 +117,7 @@ func (w *WAL) createSegment(seq uint64) error {
 // openActive reopens the newest segment for appending after recovery.
 func (w *WAL) openActive(seq uint64) error {
 	path := w.segmentPath(seq)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := w.fs.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("open segment %s: %w", path, err)
 	}
@@ -128,7 +130,7 @@ func (w *WAL) openActive(seq uint64) error {
 	return nil
 }
 
-func (w *WAL) setActive(f *os.File, seq uint64, sizeBytes int64) {
+func (w *WAL) setActive(f disk.File, seq uint64, sizeBytes int64) {
 	w.file = f
 	w.activeSeq = seq
 	w.activeBytes = sizeBytes
@@ -168,7 +170,7 @@ func (w *WAL) deleteSegmentsThrough(lowWaterMark uint64) error {
 		return nil
 	}
 	for _, seg := range w.segments[:n] {
-		if err := os.Remove(w.segmentPath(seg.seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := w.fs.Remove(w.segmentPath(seg.seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete segment below the low-water mark: %w", err)
 		}
 		w.logger.Debug("wal: deleted segment below the low-water mark",
@@ -183,19 +185,11 @@ func (w *WAL) deleteSegmentsThrough(lowWaterMark uint64) error {
 // in it durable.
 func (w *WAL) syncDir() error {
 	w.fsyncs.Add(1)
-	return syncDirPath(w.dir)
+	return syncDirPath(w.fs, w.dir)
 }
 
-func syncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s for fsync: %w", dir, err)
-	}
-	err = d.Sync()
-	if closeErr := d.Close(); err == nil {
-		err = closeErr
-	}
-	if err != nil {
+func syncDirPath(fsys disk.FS, dir string) error {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil

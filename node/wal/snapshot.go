@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,7 +83,7 @@ func decodeSnapshot(b []byte) (raft.Snapshot, error) {
 func (w *WAL) writeSnapshotFile(s raft.Snapshot) error {
 	final := filepath.Join(w.dir, snapshotName(s.Index))
 	temp := final + tempSuffix
-	f, err := os.OpenFile(temp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	f, err := w.fs.OpenFile(temp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
 	if err != nil {
 		return fmt.Errorf("create snapshot %s: %w", temp, err)
 	}
@@ -95,19 +96,19 @@ func (w *WAL) writeSnapshotFile(s raft.Snapshot) error {
 		err = closeErr
 	}
 	if err != nil {
-		_ = os.Remove(temp)
+		_ = w.fs.Remove(temp)
 		return fmt.Errorf("write snapshot %s: %w", temp, err)
 	}
-	if err := os.Rename(temp, final); err != nil {
+	if err := w.fs.Rename(temp, final); err != nil {
 		return fmt.Errorf("rename snapshot into place: %w", err)
 	}
 	return w.syncDir()
 }
 
 // loadSnapshot reads and verifies the snapshot file for index.
-func loadSnapshot(dir string, index uint64) (raft.Snapshot, error) {
-	path := filepath.Join(dir, snapshotName(index))
-	b, err := os.ReadFile(path)
+func (w *WAL) loadSnapshot(index uint64) (raft.Snapshot, error) {
+	path := filepath.Join(w.dir, snapshotName(index))
+	b, err := w.fs.ReadFile(path)
 	if err != nil {
 		return raft.Snapshot{}, fmt.Errorf("read snapshot %s: %w", path, err)
 	}
@@ -135,7 +136,7 @@ func (w *WAL) chooseSnapshot(indexes []uint64, st *replayState) (*raft.Snapshot,
 	for i := len(indexes) - 1; i >= -1; i-- {
 		var snap *raft.Snapshot
 		if i >= 0 {
-			s, err := loadSnapshot(w.dir, indexes[i])
+			s, err := w.loadSnapshot(indexes[i])
 			if err != nil {
 				w.logger.Warn("wal: damaged snapshot", "index", indexes[i], "err", err)
 				damaged = append(damaged, snapshotName(indexes[i]))
@@ -172,7 +173,7 @@ func (w *WAL) chooseSnapshot(indexes []uint64, st *replayState) (*raft.Snapshot,
 // to inspect.
 func (w *WAL) quarantine(name string) {
 	path := filepath.Join(w.dir, name)
-	if err := os.Rename(path, path+".corrupt"); err != nil {
+	if err := w.fs.Rename(path, path+".corrupt"); err != nil {
 		w.logger.Warn("wal: cannot set damaged file aside", "file", path, "err", err)
 	}
 }
@@ -184,7 +185,7 @@ func (w *WAL) trimSnapshots() error {
 	}
 	drop := w.snapshots[:len(w.snapshots)-snapshotsKept]
 	for _, index := range drop {
-		if err := os.Remove(filepath.Join(w.dir, snapshotName(index))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := w.fs.Remove(filepath.Join(w.dir, snapshotName(index))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete old snapshot: %w", err)
 		}
 	}

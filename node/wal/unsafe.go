@@ -48,7 +48,7 @@ func (w *WAL) maybeWriteDurableMark() error {
 // active segment as durable.
 func (w *WAL) writeDurableMark() error {
 	if w.durableFile == nil {
-		f, err := os.OpenFile(filepath.Join(w.dir, durableFileName), os.O_CREATE|os.O_WRONLY, 0o640)
+		f, err := w.fs.OpenFile(filepath.Join(w.dir, durableFileName), os.O_CREATE|os.O_WRONLY, 0o640)
 		if err != nil {
 			return fmt.Errorf("open durable mark: %w", err)
 		}
@@ -78,7 +78,7 @@ func (w *WAL) closeDurableFile() {
 // discardUndurable simulates the page cache lost in a crash: it cuts the log
 // back to the recorded durable mark and returns the segments that remain.
 func (w *WAL) discardUndurable(segments []uint64) ([]uint64, error) {
-	b, err := os.ReadFile(filepath.Join(w.dir, durableFileName))
+	b, err := w.fs.ReadFile(filepath.Join(w.dir, durableFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		if len(segments) > 0 {
 			w.logger.Warn("wal: UNSAFE skip-fsync: no durable mark; keeping the whole log")
@@ -102,19 +102,19 @@ func (w *WAL) discardUndurable(segments []uint64) ([]uint64, error) {
 	for _, newer := range segments[at+1:] {
 		path := w.segmentPath(newer)
 		w.logger.Warn("wal: UNSAFE skip-fsync: discarding a segment that was never fsynced", "segment", path)
-		if err := os.Remove(path); err != nil {
+		if err := w.fs.Remove(path); err != nil {
 			return nil, fmt.Errorf("discard segment %s: %w", path, err)
 		}
 	}
 	path := w.segmentPath(seq)
-	info, err := os.Stat(path)
+	info, err := w.fs.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("stat segment %s: %w", path, err)
 	}
 	if info.Size() > offset {
 		w.logger.Warn("wal: UNSAFE skip-fsync: discarding writes that were never fsynced",
 			"segment", path, "offset", offset, "bytes", info.Size()-offset)
-		if err := truncateFile(path, offset); err != nil {
+		if err := w.truncateFile(path, offset); err != nil {
 			return nil, err
 		}
 	}
@@ -127,8 +127,8 @@ func (w *WAL) discardUndurable(segments []uint64) ([]uint64, error) {
 // removeDurableMark deletes a mark left by an earlier run with
 // UnsafeSkipFsync: a run without the switch makes it stale, and a later
 // unsafe run must not cut the log back to it.
-func removeDurableMark(dir string) error {
-	err := os.Remove(filepath.Join(dir, durableFileName))
+func (w *WAL) removeDurableMark() error {
+	err := w.fs.Remove(filepath.Join(w.dir, durableFileName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove stale durable mark: %w", err)
 	}

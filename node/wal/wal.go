@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faultline/faultline/node/disk"
 	"github.com/faultline/faultline/node/raft"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	UnsafeSkipFsync bool
 	// Logger receives warnings about repairs; nil discards them.
 	Logger *slog.Logger
+	// FS is the file system the WAL's files live on; nil means disk.OS.
+	// Every file operation of the WAL goes through it.
+	FS disk.FS
 }
 
 // Recovered is the durable state found by Open: the latest hard state, the
@@ -95,11 +99,12 @@ type WAL struct {
 	dir    string
 	opts   Options
 	logger *slog.Logger
+	fs     disk.FS
 
 	mu sync.Mutex
 	// segments lists the segment files, oldest first; the last is active.
 	segments    []segment
-	file        *os.File
+	file        disk.File
 	bw          *bufio.Writer
 	activeSeq   uint64
 	activeBytes int64 // size of the active segment including buffered bytes
@@ -118,7 +123,7 @@ type WAL struct {
 	segmentCount atomic.Int64
 
 	// UNSAFE(skip-fsync): state of the simulated page cache, see unsafe.go.
-	durableFile     *os.File
+	durableFile     disk.File
 	durableMarkTime time.Time
 	now             func() time.Time
 }
@@ -137,10 +142,11 @@ func Open(dir string, opts Options) (*WAL, Recovered, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := prepareDir(dir); err != nil {
+	fsys := disk.Or(opts.FS)
+	if err := prepareDir(fsys, dir); err != nil {
 		return nil, Recovered{}, err
 	}
-	w := &WAL{dir: dir, opts: opts, logger: logger, now: time.Now}
+	w := &WAL{dir: dir, opts: opts, logger: logger, fs: fsys, now: time.Now}
 	rec, err := w.recover()
 	if err != nil {
 		if w.file != nil {
@@ -162,13 +168,13 @@ func (w *WAL) recover() (Recovered, error) {
 		if segments, err = w.discardUndurable(segments); err != nil {
 			return Recovered{}, err
 		}
-	} else if err := removeDurableMark(w.dir); err != nil {
+	} else if err := w.removeDurableMark(); err != nil {
 		return Recovered{}, err
 	}
 	st := newReplayState()
 	for i, seq := range segments {
 		path := w.segmentPath(seq)
-		data, err := os.ReadFile(path)
+		data, err := w.fs.ReadFile(path)
 		if err != nil {
 			return Recovered{}, fmt.Errorf("read segment %s: %w", path, err)
 		}
@@ -223,7 +229,7 @@ func (w *WAL) recover() (Recovered, error) {
 			return Recovered{}, err
 		}
 	}
-	marked, err := recoveringMarked(w.dir)
+	marked, err := w.recoveringMarked()
 	if err != nil {
 		return Recovered{}, err
 	}
@@ -234,13 +240,13 @@ func (w *WAL) recover() (Recovered, error) {
 // cutTornTail truncates the newest segment where its torn tail starts.
 func (w *WAL) cutTornTail(seq uint64, st *replayState) error {
 	path := w.segmentPath(seq)
-	info, err := os.Stat(path)
+	info, err := w.fs.Stat(path)
 	if err != nil {
 		return fmt.Errorf("stat segment %s: %w", path, err)
 	}
 	w.logger.Warn("wal: cutting off a torn tail left by a crash",
 		"segment", path, "offset", st.tornOffset, "bytes", info.Size()-int64(st.tornOffset), "reason", st.tornReason)
-	if err := truncateFile(path, int64(st.tornOffset)); err != nil {
+	if err := w.truncateFile(path, int64(st.tornOffset)); err != nil {
 		return err
 	}
 	w.fsyncs.Add(1)
@@ -248,8 +254,8 @@ func (w *WAL) cutTornTail(seq uint64, st *replayState) error {
 }
 
 // truncateFile truncates path to sizeBytes and fsyncs it.
-func truncateFile(path string, sizeBytes int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+func (w *WAL) truncateFile(path string, sizeBytes int64) error {
+	f, err := w.fs.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open segment %s to truncate: %w", path, err)
 	}
@@ -365,7 +371,7 @@ func (w *WAL) syncLocked() error {
 }
 
 // syncSegment fsyncs a segment file, except under UnsafeSkipFsync.
-func (w *WAL) syncSegment(f *os.File) error {
+func (w *WAL) syncSegment(f disk.File) error {
 	if w.opts.UnsafeSkipFsync {
 		// UNSAFE(skip-fsync): no fsync; only note now and then how far a
 		// real one would have reached.
@@ -374,7 +380,7 @@ func (w *WAL) syncSegment(f *os.File) error {
 	return w.fsync(f)
 }
 
-func (w *WAL) fsync(f *os.File) error {
+func (w *WAL) fsync(f disk.File) error {
 	w.fsyncs.Add(1)
 	return f.Sync()
 }
