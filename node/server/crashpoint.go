@@ -75,8 +75,8 @@ func (s *Server) crashPoints() []string {
 // nothing that arrives after the vote is handled, let alone made durable.
 func (s *Server) sendOrCrash(msgs []raft.Message) {
 	i := slices.IndexFunc(msgs, func(m raft.Message) bool { return m.Type == raft.MsgVoteResp && !m.Reject })
-	if i < 0 || !s.crashAfterVote.Load() {
-		s.transport.Send(msgs)
+	if i < 0 || !s.crashAfterVote.Load() || s.transport == nil {
+		s.peers.Send(msgs)
 		return
 	}
 	vote := msgs[i]

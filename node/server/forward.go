@@ -31,21 +31,13 @@ var hopHeaders = map[string]bool{
 	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 }
 
-// forward sends the client's request to the leader's client address and
-// copies the leader's answer back. The outcome is classified honestly:
-//   - a forwarded request that reached a non-leader: 503 (never re-forwarded);
-//   - no leader known, or the request could not be sent at all: 503;
+// forward sends the client's request to the leader's client address (route
+// chose the leader) and copies the leader's answer back. The outcome is
+// classified honestly:
+//   - the request could not be sent at all: 503;
 //   - the request was sent but no answer came back: 504 (the leader may
 //     have applied it).
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, view *statusView) int {
-	if by := r.Header.Get(HeaderForwarded); by != "" {
-		return replyError(w, http.StatusServiceUnavailable,
-			fmt.Errorf("request forwarded by %s reached %s, which is not the leader (leader: %q); retry", by, s.cfg.ID, view.status.Leader))
-	}
-	leader := view.status.Leader
-	if leader == "" || leader == s.cfg.ID {
-		return replyError(w, http.StatusServiceUnavailable, errNoLeader)
-	}
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, leader string) int {
 	addr, ok := s.cfg.PeerHTTP[leader]
 	if !ok {
 		return replyError(w, http.StatusServiceUnavailable, fmt.Errorf("no client address for leader %s", leader))

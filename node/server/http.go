@@ -85,10 +85,13 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, op string) int {
 	}
 
 	view := s.view.Load()
-	if !view.isLeader {
-		return s.forward(w, r, body, view)
+	switch rt := s.route(view, view.isLeader, r.Header.Get(HeaderForwarded)); {
+	case rt.refuse != nil:
+		return replyError(w, http.StatusServiceUnavailable, rt.refuse)
+	case rt.leader != "":
+		return s.forward(w, r, body, rt.leader)
 	}
-	p := &proposal{cmd: cmd, data: cmd.Encode(), done: make(chan writeResult, 1), replied: make(chan struct{})}
+	p := newProposal(cmd)
 	defer close(p.replied)
 	select {
 	case s.proposals <- p:
@@ -224,22 +227,14 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) int {
 		return replyError(w, http.StatusBadRequest, err)
 	}
 	view := s.view.Load()
-	path := readIndexPath
-	switch {
-	case s.cfg.Unsafe.On(UnsafeStaleRead):
-		// UNSAFE(stale-read): every node, a follower or a deposed leader
-		// included, answers from its local state without asking anyone.
-		path = readLocalPath
-	case s.cfg.ReadMode == ReadLocal:
-		path = readLocalPath
-	case s.cfg.ReadMode == ReadLease, s.cfg.Unsafe.On(UnsafeLeaseWallclock):
-		// lease-wallclock implies lease reads, whatever the read mode.
-		path = readLeasePath
+	path := s.readPath()
+	switch rt := s.route(view, s.servesReadHere(view, path), r.Header.Get(HeaderForwarded)); {
+	case rt.refuse != nil:
+		return replyError(w, http.StatusServiceUnavailable, rt.refuse)
+	case rt.leader != "":
+		return s.forward(w, r, nil, rt.leader)
 	}
-	if path != readLocalPath && !view.isLeader && !s.clock.Now().Before(view.wallLeaseUntil) {
-		return s.forward(w, r, nil, view)
-	}
-	req := &readRequest{key: key, path: path, done: make(chan writeResult, 1)}
+	req := newReadRequest(key, path)
 	select {
 	case s.reads <- req:
 	default:
@@ -257,8 +252,8 @@ func (s *Server) await(w http.ResponseWriter, r *http.Request, done <-chan write
 	case res := <-done:
 		return replyJSON(w, res.status, res.body)
 	case <-timer.C:
-		return replyError(w, http.StatusGatewayTimeout,
-			fmt.Errorf("%s not confirmed within %s; outcome unknown", what, s.cfg.RequestTimeout))
+		res := s.timeoutResult(what)
+		return replyJSON(w, res.status, res.body)
 	case <-r.Context().Done():
 		// The client went away; nothing can be delivered.
 		return 499
@@ -314,6 +309,10 @@ func (s *Server) handleClock(w http.ResponseWriter, r *http.Request) {
 		"clock_offset", s.clock.Offset(), "clock_rate", s.clock.Rate())
 	s.replyStatus(w, r)
 }
+
+// ApplyClock applies a clock fault to the node's skewable clock, as
+// POST /admin/clock does.
+func (s *Server) ApplyClock(cmd client.ClockCommand) error { return s.applyClock(cmd) }
 
 func (s *Server) applyClock(cmd client.ClockCommand) error {
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }

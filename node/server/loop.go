@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/faultline/faultline/node/kv"
@@ -83,15 +85,26 @@ func (s *Server) run(stop <-chan struct{}) error {
 		// Batching: take whatever else is queued, without blocking, so that
 		// one Ready (one fsync, one append per peer) carries all of it.
 		s.drain(inbound)
-		s.startReadRound()
-		if err := s.handleReady(); err != nil {
+		if err := s.process(); err != nil {
 			return err
 		}
-		// Every iteration, not only with a Ready: a check-quorum step-down
-		// changes no durable state and sends nothing.
-		s.noteRoleChange()
-		s.publish()
 	}
+}
+
+// process ends one loop iteration, after its inputs: it starts one read
+// round for the reads collected, persists, sends and applies what the core
+// has ready, and publishes the new state. An error is a persistence failure:
+// the node must stop.
+func (s *Server) process() error {
+	s.startReadRound()
+	if err := s.handleReady(); err != nil {
+		return err
+	}
+	// Every iteration, not only with a Ready: a check-quorum step-down
+	// changes no durable state and sends nothing.
+	s.noteRoleChange()
+	s.publish()
+	return nil
 }
 
 // drain handles up to MaxBatch more queued inputs without blocking.
@@ -254,7 +267,7 @@ func (s *Server) sendReplication(msgs []raft.Message) (later []raft.Message) {
 			later = append(later, m)
 		}
 	}
-	s.transport.Send(now)
+	s.peers.Send(now)
 	return later
 }
 
@@ -385,7 +398,9 @@ func (s *Server) installSnapshot(snap raft.Snapshot) error {
 	s.appliedTerm = snap.Term
 	s.sinceSnapshot = 0
 	s.metrics.snapshotsRecvd.Add(1)
-	for index, w := range s.waiters {
+	// In index order, so that the answers leave in the same order every time.
+	for _, index := range slices.Sorted(maps.Keys(s.waiters)) {
+		w := s.waiters[index]
 		if index <= snap.Index {
 			delete(s.waiters, index)
 			if !w.answered {

@@ -175,7 +175,14 @@ func forwardOnce(t *testing.T, s *Server, headers map[string]string) *httptest.R
 	}
 	rec := httptest.NewRecorder()
 	view := &statusView{status: client.Status{Leader: "n2"}}
-	code := s.forward(rec, req, body, view)
+	var code int
+	switch rt := s.route(view, false, req.Header.Get(HeaderForwarded)); {
+	case rt.refuse != nil:
+		code = replyError(rec, http.StatusServiceUnavailable, rt.refuse)
+	default:
+		require.Equal(t, "n2", rt.leader)
+		code = s.forward(rec, req, body, rt.leader)
+	}
 	assert.Equal(t, rec.Code, code)
 	return rec
 }
