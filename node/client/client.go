@@ -220,7 +220,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, seq uint
 	}
 	defer resp.Body.Close()
 	res.StatusCode = resp.StatusCode
-	res.Outcome = classifyStatus(resp.StatusCode)
+	res.Outcome = ClassifyStatus(resp.StatusCode)
 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	var kv KVResponse
@@ -251,14 +251,14 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, seq uint
 // workload fits comfortably).
 const maxResponseBytes = 64 << 20
 
-// classifyStatus maps an HTTP status to an outcome: 2xx and 404 (a read of
+// ClassifyStatus maps an HTTP status to an outcome: 2xx and 404 (a read of
 // an absent key) are OK; 400 (bad request: a missing field, a key over the
 // length limit), 408 (body not received within the node's read timeout),
 // 409 (wrong type), 412 (cas mismatch), 413 (body over the size limit) and
 // 503 (rejected before proposing) are definite failures: the node answers
 // each before proposing anything. Everything else, including 504 (proposed,
 // outcome unknown) and unexpected codes, is Info.
-func classifyStatus(code int) Outcome {
+func ClassifyStatus(code int) Outcome {
 	switch code {
 	case http.StatusNotFound:
 		return OK

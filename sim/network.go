@@ -1,0 +1,78 @@
+package sim
+
+import (
+	"slices"
+	"time"
+
+	"github.com/faultline/faultline/node/raft"
+	"github.com/faultline/faultline/node/server"
+)
+
+// network carries peer messages between the simulated nodes: each message
+// is delayed by a random time within the configured bounds (so messages
+// overtake each other), may be duplicated, and is lost when the receiver
+// holds a grudge against the sender (a partition) or by the loss fault's
+// chance. Clients reach every node: partitions cut only the nodes' network,
+// as in the container runs.
+type network struct {
+	w *world
+	// grudge maps a node to the nodes it drops traffic from.
+	grudge map[string][]string
+	// lossPercent is the chance that a peer message is dropped.
+	lossPercent float64
+}
+
+// delay draws one message's delivery time.
+func (n *network) delay() time.Duration {
+	lo, hi := n.w.cfg.MinDelay, n.w.cfg.MaxDelay
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(n.w.rng.Int64N(int64(hi-lo)))
+}
+
+// cut reports whether traffic from one node to another is dropped.
+func (n *network) cut(from, to string) bool {
+	return slices.Contains(n.grudge[to], from)
+}
+
+// linked reports whether a connection between a and b works both ways
+// (what a forwarded HTTP request needs).
+func (n *network) linked(a, b string) bool { return !n.cut(a, b) && !n.cut(b, a) }
+
+// send delivers a peer message, perhaps twice, perhaps never.
+func (n *network) send(m raft.Message) {
+	if n.cut(m.From, m.To) || n.lost() {
+		return
+	}
+	m = detach(m)
+	copies := 1
+	if n.w.rng.Float64() < n.w.cfg.DuplicateProbability {
+		copies = 2
+	}
+	to := n.w.node(m.To)
+	for range copies {
+		n.w.after(n.delay(), func() {
+			// A partition that began while the message was in flight drops it.
+			if n.cut(m.From, m.To) {
+				return
+			}
+			to.input(to.incarnation, func(srv *server.Server) { srv.Deliver(m) })
+		})
+	}
+}
+
+// lost draws whether the loss fault drops one message.
+func (n *network) lost() bool {
+	return n.lossPercent > 0 && n.w.rng.Float64()*100 < n.lossPercent
+}
+
+// detach copies what a message shares with its sender's log: the core may
+// reuse those arrays after the send, and a real transport encodes the
+// message at once.
+func detach(m raft.Message) raft.Message {
+	if len(m.Entries) > 0 {
+		m.Entries = slices.Clone(m.Entries)
+	}
+	return m
+}
