@@ -57,6 +57,7 @@ func (s *Sim) Crash(rng *rand.Rand, opts CrashOptions) CrashReport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.generation++
+	s.opsBeforeFreeze = -1
 	var report CrashReport
 	var kept []keptRange
 	visited := map[*inode]bool{}

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -67,7 +68,14 @@ type Sim struct {
 	root *inode
 	// generation counts crashes; a handle from an older one is dead.
 	generation uint64
+	// opsBeforeFreeze counts down the operations FreezeAfter allows;
+	// negative when no freeze is armed.
+	opsBeforeFreeze int
 }
+
+// ErrFrozen is the error of every operation after the machine froze
+// (FreezeAfter), until the next Crash.
+var ErrFrozen = errors.New("simulated machine stopped: waiting for a crash")
 
 // SectorBytes is the unit of CrashOptions.CorruptSector and CorruptSector.
 const SectorBytes = 512
@@ -97,7 +105,33 @@ func newDir(mode fs.FileMode) *inode {
 }
 
 // NewSim returns an empty file system holding only its root, "/", durably.
-func NewSim() *Sim { return &Sim{root: newDir(0o755)} }
+func NewSim() *Sim { return &Sim{root: newDir(0o755), opsBeforeFreeze: -1} }
+
+// FreezeAfter stops the machine after ops more operations (0: now): every
+// later call on the Sim or a file of it fails with ErrFrozen and changes
+// nothing, until Crash. Every method call of FS and File counts as one
+// operation, reads included. A crash can so be placed inside any step of
+// the code under test: between a write and its fsync, between creating a
+// file and syncing its directory.
+func (s *Sim) FreezeAfter(ops int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opsBeforeFreeze = max(ops, 0)
+}
+
+// enter locks the Sim for one operation, or returns the *fs.PathError of
+// a frozen machine with the Sim unlocked.
+func (s *Sim) enter(op, name string) error {
+	s.mu.Lock()
+	switch {
+	case s.opsBeforeFreeze == 0:
+		s.mu.Unlock()
+		return &fs.PathError{Op: op, Path: name, Err: ErrFrozen}
+	case s.opsBeforeFreeze > 0:
+		s.opsBeforeFreeze--
+	}
+	return nil
+}
 
 var _ FS = (*Sim)(nil)
 
@@ -163,7 +197,9 @@ const supportedFlags = os.O_RDONLY | os.O_WRONLY | os.O_RDWR | os.O_CREATE | os.
 
 // OpenFile opens or creates a file.
 func (s *Sim) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	s.mu.Lock()
+	if err := s.enter("open", name); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	if flag&^supportedFlags != 0 {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EINVAL}
@@ -195,7 +231,9 @@ func (s *Sim) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 
 // ReadFile returns a copy of the file's content.
 func (s *Sim) ReadFile(name string) ([]byte, error) {
-	s.mu.Lock()
+	if err := s.enter("open", name); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	n, err := s.lookup("open", name, false)
 	if err != nil {
@@ -206,7 +244,9 @@ func (s *Sim) ReadFile(name string) ([]byte, error) {
 
 // ReadDir lists a directory, sorted by name.
 func (s *Sim) ReadDir(name string) ([]fs.DirEntry, error) {
-	s.mu.Lock()
+	if err := s.enter("readdirent", name); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	n, err := s.lookup("readdirent", name, true)
 	if err != nil {
@@ -221,7 +261,9 @@ func (s *Sim) ReadDir(name string) ([]fs.DirEntry, error) {
 
 // Stat describes a file or directory.
 func (s *Sim) Stat(name string) (fs.FileInfo, error) {
-	s.mu.Lock()
+	if err := s.enter("stat", name); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	p := clean(name)
 	n, err := s.walk(p)
@@ -233,7 +275,9 @@ func (s *Sim) Stat(name string) (fs.FileInfo, error) {
 
 // Mkdir creates a directory; its entry is pending until its parent is synced.
 func (s *Sim) Mkdir(name string, perm fs.FileMode) error {
-	s.mu.Lock()
+	if err := s.enter("mkdir", name); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	dir, base, err := s.parent(name)
 	if err != nil {
@@ -249,7 +293,9 @@ func (s *Sim) Mkdir(name string, perm fs.FileMode) error {
 // Remove removes a file or an empty directory; pending until the directory
 // is synced.
 func (s *Sim) Remove(name string) error {
-	s.mu.Lock()
+	if err := s.enter("remove", name); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	dir, base, err := s.parent(name)
 	if err != nil {
@@ -269,7 +315,9 @@ func (s *Sim) Remove(name string) error {
 // Rename moves a file or directory, replacing a file at newpath; pending
 // until the directories involved are synced.
 func (s *Sim) Rename(oldpath, newpath string) error {
-	s.mu.Lock()
+	if err := s.enter("rename", oldpath); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	if err := s.rename(oldpath, newpath); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
@@ -303,7 +351,9 @@ func (s *Sim) rename(oldpath, newpath string) error {
 
 // SyncDir makes the directory's current entries the ones a crash leaves.
 func (s *Sim) SyncDir(name string) error {
-	s.mu.Lock()
+	if err := s.enter("fsync", name); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	n, err := s.lookup("fsync", name, true)
 	if err != nil {
@@ -405,7 +455,9 @@ func (*deadHandleError) Error() string {
 
 // lock locks the Sim and checks that the handle may be used for op.
 func (f *simFile) lock(op string) error {
-	f.sim.mu.Lock()
+	if err := f.sim.enter(op, f.name); err != nil {
+		return err
+	}
 	var err error
 	switch {
 	case f.closed:

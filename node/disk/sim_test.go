@@ -374,3 +374,23 @@ func TestSimAgreesWithOS(t *testing.T) {
 	sim := newSimWithDir(t)
 	assert.Equal(t, real, script(t, sim, "/d"))
 }
+
+func TestFreezeStopsTheMachineUntilTheCrash(t *testing.T) {
+	s := newSimWithDir(t)
+	f, err := s.OpenFile("/d/a", os.O_CREATE|os.O_WRONLY, 0o640)
+	require.NoError(t, err)
+	require.NoError(t, s.SyncDir("/d"))
+
+	s.FreezeAfter(1)
+	_, err = f.Write([]byte("written, never synced"))
+	require.NoError(t, err, "one more operation is allowed")
+	assert.ErrorIs(t, f.Sync(), ErrFrozen)
+	_, err = s.OpenFile("/d/b", os.O_CREATE|os.O_WRONLY, 0o640)
+	assert.ErrorIs(t, err, ErrFrozen)
+	_, err = s.Stat("/d/a")
+	assert.ErrorIs(t, err, ErrFrozen, "reads count too")
+
+	s.Crash(rand.New(rand.NewSource(1)), CrashOptions{})
+	assert.Equal(t, map[string]string{"a": ""}, contents(t, s, "/d"), "the frozen sync made nothing durable")
+	require.NoError(t, s.Mkdir("/d/sub", 0o750), "the crash ends the freeze")
+}
