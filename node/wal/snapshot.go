@@ -137,6 +137,12 @@ func (w *WAL) chooseSnapshot(indexes []uint64, st *replayState) (*raft.Snapshot,
 		var snap *raft.Snapshot
 		if i >= 0 {
 			s, err := w.loadSnapshot(indexes[i])
+			if err != nil && !errors.Is(err, errBadSnapshot) {
+				// The file could not be read (an I/O error): that says
+				// nothing about its content, so it is neither damage to
+				// fall back from nor a reason to set the file aside.
+				return nil, err
+			}
 			if err != nil {
 				w.logger.Warn("wal: damaged snapshot", "index", indexes[i], "err", err)
 				damaged = append(damaged, snapshotName(indexes[i]))

@@ -1,13 +1,16 @@
 package wal
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/node/disk"
 	"github.com/faultline/faultline/node/raft"
 )
 
@@ -117,4 +120,47 @@ func TestSnapshotEncodingRoundTrip(t *testing.T) {
 		_, err := decodeSnapshot(damaged)
 		assert.ErrorIs(t, err, errBadSnapshot, "flipped byte %d", i)
 	}
+}
+
+// failingReads is a file system whose ReadFile of one path fails with an
+// I/O error.
+type failingReads struct {
+	disk.FS
+	path string
+}
+
+func (f failingReads) ReadFile(name string) ([]byte, error) {
+	if name == f.path {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: syscall.EIO}
+	}
+	return f.FS.ReadFile(name)
+}
+
+// TestSnapshotReadErrorIsNotDamage: a snapshot file that cannot be read
+// (EIO) is not a damaged one. Open fails with the I/O error, not with
+// ErrCorrupt (whose advice is to wipe the node), and does not fall back to
+// an older snapshot and set the unread one aside as corrupt.
+func TestSnapshotReadErrorIsNotDamage(t *testing.T) {
+	sim := disk.NewSim()
+	opts := Options{FS: sim, SegmentBytes: 256}
+	w, _ := openWAL(t, "/data", opts)
+	appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 20, 1))
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 10, Term: 1, Data: []byte("at 10")}))
+	require.NoError(t, w.SaveSnapshot(raft.Snapshot{Index: 15, Term: 1, Data: []byte("at 15")}))
+	require.NoError(t, w.Close())
+
+	newest := filepath.Join("/data", snapshotName(15))
+	opts.FS = failingReads{FS: sim, path: newest}
+	opts.Logger = testLogger(t)
+	_, _, err := Open("/data", opts)
+	require.ErrorIs(t, err, syscall.EIO)
+	assert.NotErrorIs(t, err, ErrCorrupt)
+	_, err = sim.Stat(newest)
+	assert.NoError(t, err, "the snapshot that could not be read is still in place")
+
+	opts.FS = sim
+	w, rec := openWAL(t, "/data", opts)
+	defer w.Close()
+	require.NotNil(t, rec.Snapshot)
+	assert.Equal(t, uint64(15), rec.Snapshot.Index, "once the disk reads again, the newest snapshot is used")
 }

@@ -61,6 +61,10 @@ type Options struct {
 	// FS is the file system the WAL's files live on; nil means disk.OS.
 	// Every file operation of the WAL goes through it.
 	FS disk.FS
+	// Now is the clock of UnsafeSkipFsync's bookkeeping (how often it
+	// records the durable point); nil means time.Now. A deterministic
+	// simulation passes its simulated clock.
+	Now func() time.Time
 }
 
 // Recovered is the durable state found by Open: the latest hard state, the
@@ -146,7 +150,11 @@ func Open(dir string, opts Options) (*WAL, Recovered, error) {
 	if err := prepareDir(fsys, dir); err != nil {
 		return nil, Recovered{}, err
 	}
-	w := &WAL{dir: dir, opts: opts, logger: logger, fs: fsys, now: time.Now}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	w := &WAL{dir: dir, opts: opts, logger: logger, fs: fsys, now: now}
 	rec, err := w.recover()
 	if err != nil {
 		if w.file != nil {
