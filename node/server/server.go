@@ -158,6 +158,9 @@ func (s *Server) open() error {
 		UnsafeSkipFsync: cfg.Unsafe.On(UnsafeSkipFsync),
 		Logger:          s.log,
 		FS:              cfg.FS,
+		// The base clock: a simulated one makes skip-fsync's bookkeeping
+		// deterministic, and the clock fault hooks do not reach it.
+		Now: s.baseClock.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("open wal in %s: %w", cfg.DataDir, err)
