@@ -388,7 +388,14 @@ func (n *inode) write(p []byte, off int64) {
 		n.durableCopy = slices.Clone(n.data[:n.syncedBytes])
 	}
 	if size := len(n.data); end > size {
-		n.data = slices.Grow(n.data, end-size)[:end]
+		if end > cap(n.data) {
+			// Double: append's growth for large slices (1.25x) copies a
+			// growing segment file over and over.
+			grown := make([]byte, size, max(end, 2*cap(n.data)))
+			copy(grown, n.data)
+			n.data = grown
+		}
+		n.data = n.data[:end]
 		// A hole reads as zeros, whatever the array held before a truncation.
 		clear(n.data[size:min(int(off), end)])
 	}
