@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/rundir"
+	"github.com/faultline/faultline/sut"
 )
 
 // Defaults of BugsOptions.
@@ -26,6 +27,8 @@ const (
 
 // BugsOptions configures RunBugs.
 type BugsOptions struct {
+	// Catalogue is the store's bug zoo.
+	Catalogue Catalogue
 	// Bugs names the catalogue entries to run; empty means all.
 	Bugs []string
 	// Runs is how often each bug (and the correct node under its
@@ -74,7 +77,7 @@ func (r BugRun) Detected() bool { return r.Verdict == string(checker.Invalid) }
 
 // BugResult is every run of one bug with the unsafe node.
 type BugResult struct {
-	Bug  Bug      `json:"bug"`
+	Bug  sut.Bug  `json:"bug"`
 	Runs []BugRun `json:"runs"`
 }
 
@@ -82,7 +85,7 @@ type BugResult struct {
 // shared by the bugs listed.
 type CorrectResult struct {
 	Bugs []string `json:"bugs"`
-	Bug  Bug      `json:"config"`
+	Bug  sut.Bug  `json:"config"`
 	Runs []BugRun `json:"runs"`
 }
 
@@ -116,7 +119,7 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 	if rep.TimeLimit <= 0 {
 		rep.TimeLimit = DefaultBugTimeLimit
 	}
-	bugs, err := SelectBugs(opts.Bugs)
+	bugs, err := opts.Catalogue.Select(opts.Bugs)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -135,12 +138,12 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 		run = func(ctx context.Context, spec Spec) (Outcome, error) { return runWithEnv(ctx, spec, newEnv) }
 	}
 	seeds := rand.New(rand.NewSource(opts.Seed))
-	one := func(b Bug, unsafe bool) (BugRun, bool) {
+	one := func(b sut.Bug, unsafe bool) (BugRun, bool) {
 		if ctx.Err() != nil {
 			rep.Interrupted = true
 			return BugRun{}, false
 		}
-		spec, err := b.Spec(base, unsafe, seeds.Int63())
+		spec, err := BugSpec(b, base, unsafe, seeds.Int63())
 		br := BugRun{Bug: b.Name, Unsafe: unsafe, Seed: spec.Seed}
 		if err != nil {
 			br.Verdict, br.Reason = "error", err.Error()
@@ -177,7 +180,7 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 		if opts.SkipCorrect {
 			continue
 		}
-		if i, ok := done[b.configKey()]; ok {
+		if i, ok := done[bugConfigKey(b)]; ok {
 			rep.Correct[i].Bugs = append(rep.Correct[i].Bugs, b.Name)
 			continue
 		}
@@ -189,7 +192,7 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 			}
 			cr.Runs = append(cr.Runs, br)
 		}
-		done[b.configKey()] = len(rep.Correct)
+		done[bugConfigKey(b)] = len(rep.Correct)
 		rep.Correct = append(rep.Correct, cr)
 	}
 	if base.Store != "" {

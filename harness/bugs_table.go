@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/sut"
 )
 
 // Detected counts the unsafe runs that caught the bug.
@@ -211,7 +212,7 @@ func PrintBugsTable(w io.Writer, rep BugsReport) {
 }
 
 // describeNemesis is the fault list with its interval, e.g. "partition/3s".
-func describeNemesis(b Bug) string {
+func describeNemesis(b sut.Bug) string {
 	s := b.Nemesis
 	if s == "" {
 		s = "none"

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,113 +16,95 @@ import (
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/rundir"
+	"github.com/faultline/faultline/sut"
 )
 
-// kvnodeUnsafeSwitches builds kvnode and reads the unsafe switches its
-// --help lists, so the catalogue is checked against the real binary.
-func kvnodeUnsafeSwitches(t *testing.T) []string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH: cannot build kvnode")
-	}
-	bin := filepath.Join(t.TempDir(), "kvnode")
-	build := exec.Command(goBin, "build", "-o", bin, "github.com/faultline/faultline/cmd/kvnode")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	outBytes, err := build.CombinedOutput()
-	require.NoError(t, err, "build kvnode: %s", outBytes)
-	// kvnode prints its usage and exits non-zero on --help; only the text matters.
-	help, _ := exec.Command(bin, "--help").CombinedOutput()
-	m := regexp.MustCompile(`(?s)-unsafe string\s+[^\n]*?:\s*([a-z0-9,-]+)`).FindSubmatch(help)
-	require.NotNil(t, m, "kvnode --help lists no unsafe switches:\n%s", help)
-	return strings.Split(string(m[1]), ",")
+// testCatalogue is a small zoo of a store with an unsafe switch per entry:
+// two entries share a configuration, one says what the harness misses.
+var testCatalogue = Catalogue{
+	{Name: "stale-read", Workload: "register", Nemesis: "partition", NemesisInterval: 3 * time.Second, Nodes: 3,
+		UnsafeFlags: []string{"--unsafe=stale-read"}, Why: "a cut-off node answers reads"},
+	{Name: "lost-ack", Workload: "set", Nemesis: "kill", NemesisInterval: 3 * time.Second, Nodes: 3, OpsPerKey: 100,
+		UnsafeFlags: []string{"--unsafe=lost-ack"}, Why: "a killed node forgets acknowledged appends"},
+	{Name: "skip-fsync", Workload: "set", Nemesis: "kill", NemesisInterval: 3 * time.Second, Nodes: 3, OpsPerKey: 100,
+		UnsafeFlags: []string{"--unsafe=skip-fsync"}, Why: "a kill drops the unsynced tail of the log"},
+	{Name: "lease-drift", Workload: "register", Nemesis: "clock", NemesisInterval: time.Second, Nodes: 5,
+		NodeFlags: []string{"--read-mode=lease"}, UnsafeFlags: []string{"--unsafe=lease-drift"}, RequestTimeout: 500 * time.Millisecond,
+		Why: "a lease on a skewed clock outlives the leadership", Missing: "no clock fault strong enough yet"},
 }
 
-func TestBugCatalogueCoversEveryUnsafeSwitch(t *testing.T) {
-	switches := kvnodeUnsafeSwitches(t)
-	require.GreaterOrEqual(t, len(switches), 7, "the issue asks for at least seven switches")
-	for _, name := range switches {
-		_, ok := BugByName(name)
-		assert.True(t, ok, "kvnode switch %q has no bug zoo entry", name)
-	}
-	for _, b := range Bugs {
-		assert.Contains(t, switches, b.Name, "catalogue entry %q is not a kvnode unsafe switch", b.Name)
-	}
-}
-
-func TestBugCatalogueEntriesRun(t *testing.T) {
-	seen := map[string]bool{}
-	for _, b := range Bugs {
+func TestBugSpec(t *testing.T) {
+	for _, b := range testCatalogue {
 		t.Run(b.Name, func(t *testing.T) {
-			require.NoError(t, b.Validate())
-			assert.False(t, seen[b.Name], "listed twice")
-			seen[b.Name] = true
-			faults, err := b.Faults()
+			require.NoError(t, ValidateBug(b))
+			faults, err := BugFaults(b)
 			require.NoError(t, err)
-			assert.NotEmpty(t, faults, "every bug needs faults to show")
 
-			unsafe, err := b.Spec(DefaultSpec(), true, 42)
+			base := DefaultSpec()
+			base.NodeFlags = []string{"--log-level=debug"}
+			unsafe, err := BugSpec(b, base, true, 42)
 			require.NoError(t, err)
 			require.NoError(t, unsafe.Validate())
-			assert.Contains(t, unsafe.NodeFlags, "--unsafe="+b.Name)
+			assert.Equal(t, append(append([]string{"--log-level=debug"}, b.NodeFlags...), b.UnsafeFlags...), unsafe.NodeFlags,
+				"the base flags, the entry's, then the switch")
 			assert.Equal(t, b.Workload, unsafe.Workload)
 			assert.Equal(t, faults, unsafe.Nemesis)
+			assert.Equal(t, b.Nodes, unsafe.Nodes)
 			assert.Equal(t, int64(42), unsafe.Seed)
+			assert.Equal(t, "bug-"+b.Name, unsafe.Name)
 
-			correct, err := b.Spec(DefaultSpec(), false, 42)
+			correct, err := BugSpec(b, base, false, 42)
 			require.NoError(t, err)
 			require.NoError(t, correct.Validate())
-			for _, f := range correct.NodeFlags {
-				assert.NotContains(t, f, "--unsafe", "the correct node must run without unsafe switches")
+			assert.Equal(t, append([]string{"--log-level=debug"}, b.NodeFlags...), correct.NodeFlags, "the correct node runs without the switch")
+			assert.Equal(t, "correct-"+b.Name, correct.Name)
+			if b.RequestTimeout > 0 {
+				assert.Equal(t, b.RequestTimeout, correct.RequestTimeout)
 			}
-			assert.Equal(t, b.NodeFlags, correct.NodeFlags)
-			assert.NotEqual(t, unsafe.Name, correct.Name)
+			assert.Equal(t, []string{"--log-level=debug"}, base.NodeFlags, "the base spec is not modified")
 		})
 	}
 }
 
 func TestBugValidateRejects(t *testing.T) {
-	good := Bugs[0]
-	for name, mutate := range map[string]func(b *Bug){
-		"unknown workload": func(b *Bug) { b.Workload = "queue" },
-		"unknown fault":    func(b *Bug) { b.Nemesis = "partition,meteor" },
-		"no nodes":         func(b *Bug) { b.Nodes = 0 },
-		"tiny interval":    func(b *Bug) { b.NemesisInterval = time.Millisecond },
-		"no reason":        func(b *Bug) { b.Why = "" },
+	good := testCatalogue[0]
+	for name, mutate := range map[string]func(b *sut.Bug){
+		"unknown workload": func(b *sut.Bug) { b.Workload = "queue" },
+		"unknown fault":    func(b *sut.Bug) { b.Nemesis = "partition,meteor" },
+		"no nodes":         func(b *sut.Bug) { b.Nodes = 0 },
+		"tiny interval":    func(b *sut.Bug) { b.NemesisInterval = time.Millisecond },
+		"no reason":        func(b *sut.Bug) { b.Why = "" },
+		"no switch":        func(b *sut.Bug) { b.UnsafeFlags = nil },
 	} {
 		b := good
 		mutate(&b)
-		assert.Error(t, b.Validate(), name)
+		assert.Error(t, ValidateBug(b), name)
 	}
 }
 
 func TestSelectBugs(t *testing.T) {
-	all, err := SelectBugs(nil)
+	all, err := testCatalogue.Select(nil)
 	require.NoError(t, err)
-	assert.Len(t, all, len(Bugs))
+	assert.Equal(t, []sut.Bug(testCatalogue), all)
 
-	some, err := SelectBugs([]string{"skip-fsync", " stale-read"})
+	some, err := testCatalogue.Select([]string{"skip-fsync", " stale-read"})
 	require.NoError(t, err)
 	require.Len(t, some, 2)
 	assert.Equal(t, "stale-read", some[0].Name, "catalogue order, not argument order")
 	assert.Equal(t, "skip-fsync", some[1].Name)
 
-	caught, err := SelectBugs([]string{CaughtBugs})
+	caught, err := testCatalogue.Select([]string{CaughtBugs})
 	require.NoError(t, err)
-	require.NotEmpty(t, caught)
-	for _, b := range caught {
-		assert.Empty(t, b.Missing, "%s is selected as caught but says what is missing", b.Name)
-	}
-	for _, b := range Bugs {
-		if b.Missing != "" {
-			assert.NotContains(t, caught, b)
-		}
-	}
+	assert.Equal(t, []string{"stale-read", "lost-ack", "skip-fsync"}, Catalogue(caught).Names(), "all but the entry with a known gap")
 
-	_, err = SelectBugs([]string{"stale-read", "heisenbug"})
+	_, err = testCatalogue.Select([]string{"stale-read", "heisenbug"})
 	require.Error(t, err)
 	assert.True(t, IsUsage(err))
 	assert.Contains(t, err.Error(), "heisenbug")
+
+	_, err = Catalogue(nil).Select(nil)
+	require.Error(t, err, "a store without a zoo has nothing to run")
+	assert.True(t, IsUsage(err))
 }
 
 func dur(d time.Duration) *time.Duration { return &d }
@@ -135,11 +115,11 @@ func detected(at time.Duration) BugRun {
 
 func TestBugsExitCodeAndTable(t *testing.T) {
 	bug := func(name string, runs ...BugRun) BugResult {
-		b, _ := BugByName(name)
+		b, _ := testCatalogue.ByName(name)
 		return BugResult{Bug: b, Runs: runs}
 	}
 	correct := func(runs ...BugRun) []CorrectResult {
-		b, _ := BugByName("stale-read")
+		b, _ := testCatalogue.ByName("stale-read")
 		return []CorrectResult{{Bugs: []string{"stale-read"}, Bug: b, Runs: runs}}
 	}
 	valid := BugRun{Verdict: "valid"}
@@ -222,7 +202,8 @@ func TestRunBugsLoop(t *testing.T) {
 	dir := writeHistory(t, mainStart)
 	var specs []Spec
 	opts := BugsOptions{
-		Bugs: []string{"stale-read", "forget-vote", "commit-old-generation", "skip-fsync"}, Runs: 2, TimeLimit: 7 * time.Second,
+		Catalogue: testCatalogue,
+		Bugs:      []string{"stale-read", "lost-ack", "skip-fsync", "lease-drift"}, Runs: 2, TimeLimit: 7 * time.Second,
 		Base: DefaultSpec(), Seed: 1,
 		run: func(_ context.Context, spec Spec) (Outcome, error) {
 			specs = append(specs, spec)
@@ -241,9 +222,10 @@ func TestRunBugsLoop(t *testing.T) {
 	// Bugs with the same configuration share the correct node's runs.
 	configs := map[string]bool{}
 	for _, name := range opts.Bugs {
-		b, _ := BugByName(name)
-		configs[b.configKey()] = true
+		b, _ := testCatalogue.ByName(name)
+		configs[bugConfigKey(b)] = true
 	}
+	require.Len(t, configs, 3, "lost-ack and skip-fsync share a configuration")
 	require.Len(t, specs, 4*2+len(configs)*2)
 	require.Len(t, rep.Bugs, 4)
 	require.Len(t, rep.Correct, len(configs))
@@ -261,6 +243,7 @@ func TestRunBugsLoop(t *testing.T) {
 	}
 	assert.Equal(t, ExitValid, rep.ExitCode())
 	assert.Contains(t, log.String(), "bug skip-fsync, unsafe node")
+	assert.Equal(t, []string{"lost-ack", "skip-fsync"}, rep.Correct[1].Bugs)
 	require.NotEmpty(t, rep.Path)
 	assert.FileExists(t, rep.Path)
 
@@ -271,18 +254,19 @@ func TestRunBugsLoop(t *testing.T) {
 }
 
 func TestBugsShareCorrectRuns(t *testing.T) {
-	a, _ := BugByName("forget-vote")
+	a, _ := testCatalogue.ByName("lost-ack")
 	b := a
 	b.Name = "other"
-	assert.Equal(t, a.configKey(), b.configKey(), "the unsafe switch is not part of the configuration")
+	b.UnsafeFlags = []string{"--unsafe=other"}
+	assert.Equal(t, bugConfigKey(a), bugConfigKey(b), "the unsafe switch is not part of the configuration")
 	b.NodeFlags = []string{"--read-mode=lease"}
-	assert.NotEqual(t, a.configKey(), b.configKey())
+	assert.NotEqual(t, bugConfigKey(a), bugConfigKey(b))
 }
 
 func TestRunBugsStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	opts := BugsOptions{Bugs: []string{"stale-read", "skip-fsync"}, Runs: 3, Base: DefaultSpec(),
+	opts := BugsOptions{Catalogue: testCatalogue, Bugs: []string{"stale-read", "skip-fsync"}, Runs: 3, Base: DefaultSpec(),
 		run: func(context.Context, Spec) (Outcome, error) {
 			calls++
 			cancel()
@@ -298,7 +282,7 @@ func TestRunBugsStopsWhenCancelled(t *testing.T) {
 }
 
 func TestRunBugsUnknownBug(t *testing.T) {
-	rep := RunBugs(context.Background(), BugsOptions{Bugs: []string{"nope"}}, nil)
+	rep := RunBugs(context.Background(), BugsOptions{Catalogue: testCatalogue, Bugs: []string{"nope"}}, nil)
 	require.Error(t, rep.Err)
 	assert.Equal(t, ExitBadArgs, rep.ExitCode())
 }

@@ -12,25 +12,8 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// Ranges of the configurations --explore draws. Node timeouts are multiples of
-// the node's default tick (10ms) so the replication core sees exactly the
-// drawn number of ticks.
+// Ranges of the configurations --explore draws.
 const (
-	// ExploreTick is kvnode's default --tick; drawn timeouts are multiples of it.
-	ExploreTick = 10 * time.Millisecond
-	// MinExploreHeartbeat and MaxExploreHeartbeat bound --heartbeat-interval.
-	MinExploreHeartbeat = 50 * time.Millisecond
-	MaxExploreHeartbeat = 200 * time.Millisecond
-	// MinExploreElection and MaxExploreElection bound --election-timeout.
-	// The core randomizes the timeout in [t, 2t), so 3s means a failover may
-	// take up to 6s: slow, but still short next to a 20s run.
-	MinExploreElection = 500 * time.Millisecond
-	MaxExploreElection = 3 * time.Second
-	// ExploreElectionPerHeartbeat is the smallest election timeout in
-	// heartbeats. kvnode only demands 2; 5 leaves room for a lost heartbeat or
-	// two and for scheduling jitter on a loaded machine, so elections in an
-	// explored run come from faults and not from a too-tight configuration.
-	ExploreElectionPerHeartbeat = 5
 	// MinExploreNemesisInterval and MaxExploreNemesisInterval bound the mean
 	// time between fault starts.
 	MinExploreNemesisInterval = 2 * time.Second
@@ -45,17 +28,12 @@ const (
 // majority is well defined, and up to 7 so a 2-core machine can host them.
 var ExploreClusterSizes = []int{3, 5, 7}
 
-// ExploreSnapshotEntries are the --snapshot-entries values drawn. kvnode's
-// default (10000) is rarely reached in a 20-90s run under faults; these make
-// a snapshot, the low-water mark moving, and segment deletion happen several
-// times per run, so a killed or partitioned follower usually comes back
-// behind the low-water mark and must be sent a snapshot.
-var ExploreSnapshotEntries = []uint64{100, 250, 500, 1000, 2500}
-
-// ExploreSegmentBytes are the --segment-bytes values drawn (16 KiB to 1 MiB
-// against kvnode's 64 MiB default), so segments roll over and whole segments
-// fall below the low-water mark during a run.
-var ExploreSegmentBytes = []int64{16 << 10, 64 << 10, 256 << 10, 1 << 20}
+// NodeSampler draws a node configuration for one explored run, as the
+// store's own node flags. A store's adapter offers one when it has knobs
+// worth exploring (kvnode: timeouts, snapshot and segment thresholds); it
+// must make the same number of draws from r every time, so the sequence of
+// configurations depends only on the master seed.
+type NodeSampler func(r *rand.Rand) []string
 
 // ExploreSpace is what --explore draws from. The zero value of a field means
 // its default (see DefaultExploreSpace).
@@ -70,6 +48,9 @@ type ExploreSpace struct {
 	// MinTimeLimit and MaxTimeLimit bound the drawn main-phase length.
 	MinTimeLimit time.Duration `json:"min_time_limit"`
 	MaxTimeLimit time.Duration `json:"max_time_limit"`
+	// SampleNode, when set, draws each run's node flags; without it the
+	// nodes run with the base spec's flags only.
+	SampleNode NodeSampler `json:"-"`
 }
 
 // DefaultExploreSpace draws every workload, every fault of "all", and time
@@ -126,17 +107,16 @@ func (sp ExploreSpace) Validate() error {
 // run's own Seed then fixes the ops and the fault schedule.
 type ExploreConfig struct {
 	// Index is the position in the exploration (0 for the first run).
-	Index             int           `json:"index"`
-	Workload          string        `json:"workload"`
-	Nemesis           []string      `json:"nemesis"`
-	Nodes             int           `json:"nodes"`
-	ElectionTimeout   time.Duration `json:"election_timeout"`
-	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
-	SnapshotEntries   uint64        `json:"snapshot_entries"`
-	SegmentBytes      int64         `json:"segment_bytes"`
-	NemesisInterval   time.Duration `json:"nemesis_interval"`
-	TimeLimit         time.Duration `json:"time_limit"`
-	Seed              int64         `json:"seed"`
+	Index    int      `json:"index"`
+	Workload string   `json:"workload"`
+	Nemesis  []string `json:"nemesis"`
+	Nodes    int      `json:"nodes"`
+	// NodeFlags is the drawn node configuration (ExploreSpace.SampleNode),
+	// nil for a store without a sampler.
+	NodeFlags       []string      `json:"node_flags,omitempty"`
+	NemesisInterval time.Duration `json:"nemesis_interval"`
+	TimeLimit       time.Duration `json:"time_limit"`
+	Seed            int64         `json:"seed"`
 }
 
 // DrawConfig draws configuration number index from master. It always
@@ -164,13 +144,9 @@ func DrawConfig(master *rand.Rand, space ExploreSpace, index int, timeLimitCap t
 
 	c.Nodes = ExploreClusterSizes[master.Intn(len(ExploreClusterSizes))]
 
-	hbTicks := drawTicks(master, MinExploreHeartbeat, MaxExploreHeartbeat)
-	c.HeartbeatInterval = time.Duration(hbTicks) * ExploreTick
-	minElection := max(MinExploreElection, ExploreElectionPerHeartbeat*c.HeartbeatInterval)
-	c.ElectionTimeout = time.Duration(drawTicks(master, minElection, MaxExploreElection)) * ExploreTick
-
-	c.SnapshotEntries = ExploreSnapshotEntries[master.Intn(len(ExploreSnapshotEntries))]
-	c.SegmentBytes = ExploreSegmentBytes[master.Intn(len(ExploreSegmentBytes))]
+	if sp.SampleNode != nil {
+		c.NodeFlags = sp.SampleNode(master)
+	}
 
 	steps := int64((MaxExploreNemesisInterval - MinExploreNemesisInterval) / (500 * time.Millisecond))
 	c.NemesisInterval = MinExploreNemesisInterval + time.Duration(master.Int63n(steps+1))*500*time.Millisecond
@@ -185,16 +161,6 @@ func DrawConfig(master *rand.Rand, space ExploreSpace, index int, timeLimitCap t
 	return c
 }
 
-// drawTicks draws a whole number of ticks in [lo, hi].
-func drawTicks(r *rand.Rand, lo, hi time.Duration) int64 {
-	loTicks := int64((lo + ExploreTick - 1) / ExploreTick)
-	hiTicks := int64(hi / ExploreTick)
-	if hiTicks < loTicks {
-		hiTicks = loTicks
-	}
-	return loTicks + r.Int63n(hiTicks-loTicks+1)
-}
-
 // canonicalFaults orders faults as nemesis.Kinds does, as ParseFaults would.
 func canonicalFaults(faults []string) []string {
 	var out []string
@@ -206,10 +172,9 @@ func canonicalFaults(faults []string) []string {
 	return out
 }
 
-// Validate checks that the configuration is one DrawConfig can produce and
-// that a node accepts: known workload and faults, 3, 5 or 7 nodes, timeouts
-// in whole ticks within their ranges with the election timeout at least
-// ExploreElectionPerHeartbeat heartbeats, thresholds from the drawn sets.
+// Validate checks that the configuration is one DrawConfig can produce:
+// known workload and faults, 3, 5 or 7 nodes, intervals within their
+// ranges. The drawn node flags are the store adapter's to check.
 func (c ExploreConfig) Validate() error {
 	var errs []error
 	if _, err := workloads.ByName(c.Workload); err != nil {
@@ -225,22 +190,6 @@ func (c ExploreConfig) Validate() error {
 	}
 	if !slices.Contains(ExploreClusterSizes, c.Nodes) {
 		errs = append(errs, fmt.Errorf("nodes %d: must be one of %v", c.Nodes, ExploreClusterSizes))
-	}
-	hb, el := c.HeartbeatInterval, c.ElectionTimeout
-	if hb < MinExploreHeartbeat || hb > MaxExploreHeartbeat || hb%ExploreTick != 0 {
-		errs = append(errs, fmt.Errorf("heartbeat interval %v: must be a multiple of %v in [%v, %v]", hb, ExploreTick, MinExploreHeartbeat, MaxExploreHeartbeat))
-	}
-	if el < MinExploreElection || el > MaxExploreElection || el%ExploreTick != 0 {
-		errs = append(errs, fmt.Errorf("election timeout %v: must be a multiple of %v in [%v, %v]", el, ExploreTick, MinExploreElection, MaxExploreElection))
-	}
-	if el < ExploreElectionPerHeartbeat*hb {
-		errs = append(errs, fmt.Errorf("election timeout %v: must be at least %d heartbeats (%v)", el, ExploreElectionPerHeartbeat, ExploreElectionPerHeartbeat*hb))
-	}
-	if !slices.Contains(ExploreSnapshotEntries, c.SnapshotEntries) {
-		errs = append(errs, fmt.Errorf("snapshot entries %d: must be one of %v", c.SnapshotEntries, ExploreSnapshotEntries))
-	}
-	if !slices.Contains(ExploreSegmentBytes, c.SegmentBytes) {
-		errs = append(errs, fmt.Errorf("segment bytes %d: must be one of %v", c.SegmentBytes, ExploreSegmentBytes))
 	}
 	if c.NemesisInterval < MinExploreNemesisInterval || c.NemesisInterval > MaxExploreNemesisInterval {
 		errs = append(errs, fmt.Errorf("nemesis interval %v: must be in [%v, %v]", c.NemesisInterval, MinExploreNemesisInterval, MaxExploreNemesisInterval))
@@ -262,20 +211,10 @@ func (c ExploreConfig) Validate() error {
 // replayed run lands next to the explored one in store/<name>/.
 func (c ExploreConfig) Name() string { return DefaultName(c.Workload, c.Nemesis) }
 
-// NodeFlags are the kvnode flags of the drawn node configuration, one
-// --flag=value token each.
-func (c ExploreConfig) NodeFlags() []string {
-	return []string{
-		"--election-timeout=" + c.ElectionTimeout.String(),
-		"--heartbeat-interval=" + c.HeartbeatInterval.String(),
-		fmt.Sprintf("--snapshot-entries=%d", c.SnapshotEntries),
-		fmt.Sprintf("--segment-bytes=%d", c.SegmentBytes),
-	}
-}
-
 // Spec is the run of this configuration: base supplies what is not drawn
 // (concurrency, rate, ops per key, client and check timeouts, store). The
 // drawn node flags come after base.NodeFlags, so they win over a duplicate.
+// The base spec is not modified.
 func (c ExploreConfig) Spec(base Spec) Spec {
 	s := base
 	s.Name = c.Name()
@@ -285,10 +224,8 @@ func (c ExploreConfig) Spec(base Spec) Spec {
 	s.NemesisInterval = c.NemesisInterval
 	s.TimeLimit = c.TimeLimit
 	s.Seed = c.Seed
-	if base.SUTName() == DefaultSUT {
-		// The drawn node configuration is kvnode's command line; another
-		// store runs with its own defaults and base.NodeFlags.
-		s.NodeFlags = append(slices.Clone(base.NodeFlags), c.NodeFlags()...)
+	if len(c.NodeFlags) > 0 {
+		s.NodeFlags = append(slices.Clone(base.NodeFlags), c.NodeFlags...)
 	}
 	return s
 }
@@ -299,6 +236,14 @@ func (c ExploreConfig) String() string {
 	if len(c.Nemesis) > 0 {
 		nem = strings.Join(c.Nemesis, ",")
 	}
-	return fmt.Sprintf("workload=%s nemesis=%s (every ~%v) nodes=%d election=%v heartbeat=%v snapshot-entries=%d segment-bytes=%d time-limit=%v seed=%d",
-		c.Workload, nem, c.NemesisInterval, c.Nodes, c.ElectionTimeout, c.HeartbeatInterval, c.SnapshotEntries, c.SegmentBytes, c.TimeLimit, c.Seed)
+	return fmt.Sprintf("workload=%s nemesis=%s (every ~%v) nodes=%d node-flags=%s time-limit=%v seed=%d",
+		c.Workload, nem, c.NemesisInterval, c.Nodes, c.nodeFlags(), c.TimeLimit, c.Seed)
+}
+
+// nodeFlags is the drawn node flags on one line, "-" for none.
+func (c ExploreConfig) nodeFlags() string {
+	if len(c.NodeFlags) == 0 {
+		return "-"
+	}
+	return strings.Join(c.NodeFlags, " ")
 }

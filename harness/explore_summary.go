@@ -15,7 +15,7 @@ import (
 // runs per workload, fault, cluster size and verdict.
 func PrintExploreSummary(w io.Writer, lg *ExploreLog) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tTEST\tSEED\tNODES\tELECTION/HB\tSNAP\tSEGMENT\tLIMIT\tVERDICT\tTIME\tDISK\tREASON")
+	fmt.Fprintln(tw, "#\tTEST\tSEED\tNODES\tNODE FLAGS\tLIMIT\tVERDICT\tTIME\tDISK\tREASON")
 	var disk int64
 	for _, r := range lg.Runs {
 		c := r.Config
@@ -28,8 +28,8 @@ func PrintExploreSummary(w io.Writer, lg *ExploreLog) {
 		if r.Deleted {
 			diskUse += " (deleted)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%v/%v\t%d\t%s\t%v\t%s\t%v\t%s\t%s\n", c.Index, r.Name, c.Seed, c.Nodes,
-			c.ElectionTimeout, c.HeartbeatInterval, c.SnapshotEntries, FormatBytes(c.SegmentBytes), c.TimeLimit,
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%v\t%s\t%v\t%s\t%s\n", c.Index, r.Name, c.Seed, c.Nodes,
+			c.nodeFlags(), c.TimeLimit,
 			r.Verdict, (time.Duration(r.DurationMillis) * time.Millisecond).Truncate(time.Second),
 			diskUse, reason)
 	}

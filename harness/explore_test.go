@@ -15,11 +15,21 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
+// sampleKnob is a store's node sampler: one drawn flag.
+func sampleKnob(r *rand.Rand) []string { return []string{fmt.Sprintf("--knob=%d", r.Intn(1000))} }
+
+// sampledSpace is the default space of a store with a node sampler.
+func sampledSpace() ExploreSpace {
+	space := DefaultExploreSpace()
+	space.SampleNode = sampleKnob
+	return space
+}
+
 func drawSequence(seed int64, n int, timeLimitCap time.Duration) []ExploreConfig {
 	master := rand.New(rand.NewSource(seed))
 	var out []ExploreConfig
 	for i := range n {
-		out = append(out, DrawConfig(master, DefaultExploreSpace(), i, timeLimitCap))
+		out = append(out, DrawConfig(master, sampledSpace(), i, timeLimitCap))
 	}
 	return out
 }
@@ -49,11 +59,8 @@ func TestDrawnConfigsAreValid(t *testing.T) {
 			assert.Equal(t, i, c.Index)
 			assert.NotEmpty(t, c.Workload)
 			assert.Contains(t, []int{3, 5, 7}, c.Nodes)
-			assert.GreaterOrEqual(t, c.ElectionTimeout, 5*c.HeartbeatInterval, "election comfortably above heartbeat: %s", c)
-			assert.GreaterOrEqual(t, c.HeartbeatInterval, 50*time.Millisecond)
-			assert.LessOrEqual(t, c.HeartbeatInterval, 200*time.Millisecond)
-			assert.GreaterOrEqual(t, c.ElectionTimeout, 500*time.Millisecond)
-			assert.LessOrEqual(t, c.ElectionTimeout, 3*time.Second)
+			require.Len(t, c.NodeFlags, 1, "the sampler's flags")
+			assert.True(t, strings.HasPrefix(c.NodeFlags[0], "--knob="))
 			assert.GreaterOrEqual(t, c.TimeLimit, space.MinTimeLimit)
 			assert.LessOrEqual(t, c.TimeLimit, space.MaxTimeLimit)
 			assert.NotEmpty(t, c.Nemesis, "the default pool draws a non-empty fault combination")
@@ -63,7 +70,7 @@ func TestDrawnConfigsAreValid(t *testing.T) {
 			spec := c.Spec(DefaultSpec())
 			require.NoError(t, spec.Validate(), "the run spec of %s", c)
 			assert.Equal(t, c.Name(), spec.Name)
-			assert.Subset(t, spec.NodeFlags, c.NodeFlags())
+			assert.Equal(t, c.NodeFlags, spec.NodeFlags)
 
 			seen["workload"][c.Workload] = true
 			seen["nodes"][fmt.Sprint(c.Nodes)] = true
@@ -96,18 +103,12 @@ func TestExploreConfigValidateRejects(t *testing.T) {
 		change  func(*ExploreConfig)
 		wantErr string
 	}{
-		{"election too close to heartbeat", func(c *ExploreConfig) {
-			c.HeartbeatInterval = 200 * time.Millisecond
-			c.ElectionTimeout = 800 * time.Millisecond
-		}, "at least 5 heartbeats"},
-		{"heartbeat off the tick", func(c *ExploreConfig) { c.HeartbeatInterval = 55 * time.Millisecond }, "heartbeat interval"},
-		{"election too long", func(c *ExploreConfig) { c.ElectionTimeout = 10 * time.Second }, "election timeout"},
 		{"even cluster", func(c *ExploreConfig) { c.Nodes = 4 }, "nodes 4"},
 		{"no workload", func(c *ExploreConfig) { c.Workload = "" }, "workload"},
 		{"unknown fault", func(c *ExploreConfig) { c.Nemesis = []string{"meteor"} }, "meteor"},
 		{"duplicate fault", func(c *ExploreConfig) { c.Nemesis = []string{"kill", "kill"} }, "twice"},
-		{"huge snapshot interval", func(c *ExploreConfig) { c.SnapshotEntries = 10000 }, "snapshot entries"},
-		{"zero segment", func(c *ExploreConfig) { c.SegmentBytes = 0 }, "segment bytes"},
+		{"short nemesis interval", func(c *ExploreConfig) { c.NemesisInterval = time.Second }, "nemesis interval"},
+		{"negative seed", func(c *ExploreConfig) { c.Seed = -1 }, "seed"},
 		{"no time", func(c *ExploreConfig) { c.TimeLimit = 0 }, "time limit"},
 	}
 	for _, tt := range tests {
@@ -124,9 +125,9 @@ func TestExploreConfigValidateRejects(t *testing.T) {
 func TestExploreConfigSpecAndCommand(t *testing.T) {
 	c := ExploreConfig{
 		Workload: "register", Nemesis: []string{"partition", "kill"}, Nodes: 5,
-		ElectionTimeout: 1200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
-		SnapshotEntries: 250, SegmentBytes: 64 << 10, NemesisInterval: 3500 * time.Millisecond,
-		TimeLimit: 45 * time.Second, Seed: 12345,
+		NodeFlags:       []string{"--election-timeout=1.2s", "--heartbeat-interval=100ms", "--snapshot-entries=250", "--segment-bytes=65536"},
+		NemesisInterval: 3500 * time.Millisecond,
+		TimeLimit:       45 * time.Second, Seed: 12345,
 	}
 	require.NoError(t, c.Validate())
 	base := DefaultSpec()
@@ -169,4 +170,25 @@ func TestExploreSpaceNarrowed(t *testing.T) {
 	assert.Error(t, ExploreSpace{Workloads: []string{"bank"}}.Validate())
 	assert.Error(t, ExploreSpace{Faults: []string{"meteor"}}.Validate())
 	assert.Error(t, ExploreSpace{MinTimeLimit: time.Minute, MaxTimeLimit: time.Second}.Validate())
+}
+
+// A store without a node sampler draws no node flags, and its runs keep the
+// base spec's flags; the rest of the sequence is the same as with one.
+func TestDrawConfigWithoutNodeSampler(t *testing.T) {
+	master := rand.New(rand.NewSource(42))
+	base := DefaultSpec()
+	base.NodeFlags = []string{"--snapshot-count=1000"}
+	with := drawSequence(42, 20, 0)
+	for i := range 20 {
+		c := DrawConfig(master, DefaultExploreSpace(), i, 0)
+		require.NoError(t, c.Validate())
+		assert.Nil(t, c.NodeFlags)
+		assert.Equal(t, []string{"--snapshot-count=1000"}, c.Spec(base).NodeFlags)
+		assert.NotContains(t, c.String(), "--knob")
+		if i == 0 {
+			assert.Equal(t, with[0].Workload, c.Workload, "the sampler's draws come after the workload's")
+			assert.Equal(t, with[0].Nemesis, c.Nemesis)
+			assert.Equal(t, with[0].Nodes, c.Nodes)
+		}
+	}
 }

@@ -25,7 +25,10 @@ type Spec struct {
 	TimeLimit time.Duration `json:"time_limit"`
 	OpsPerKey int           `json:"ops_per_key"`
 	Seed      int64         `json:"seed"`
-	// NodeFlags are passed to every node process.
+	// NodeFlags are passed to every node process: the store's own flags,
+	// opaque to the harness. The store's adapter checks them (kvnode's
+	// parses them into its typed Config); programmatic producers (the bug
+	// zoo, the explore sampler) render them from typed values.
 	NodeFlags []string `json:"node_flags"`
 	// RequestTimeout bounds one client request; past it the op is info.
 	RequestTimeout time.Duration `json:"request_timeout"`

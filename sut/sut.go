@@ -1,9 +1,9 @@
 // Package sut holds the words the harness and a store under test share: a
 // node's status in terms every replicated store can give, the outcome of one
-// client call, and the commands of the fault hooks a store may offer. It is a
-// leaf package like history: the harness, nemesis, checkers and backends
-// speak it, and each store's adapter (sut/kvnode, sut/etcd) translates its
-// own API into it.
+// client call, the commands of the fault hooks a store may offer, and the
+// entries of a store's bug zoo. It is a leaf package like history: the
+// harness, nemesis, checkers and backends speak it, and each store's adapter
+// (sut/kvnode, sut/etcd) translates its own API into it.
 package sut
 
 import "fmt"

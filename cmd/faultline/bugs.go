@@ -15,7 +15,9 @@ import (
 )
 
 func newBugsCommand() *cobra.Command {
-	opts := harness.BugsOptions{Runs: harness.DefaultBugRuns, TimeLimit: harness.DefaultBugTimeLimit}
+	// The bug zoo is kvnode's unsafe switches.
+	store := storesUnderTest[kvnode.Name]
+	opts := harness.BugsOptions{Catalogue: store.bugs, Runs: harness.DefaultBugRuns, TimeLimit: harness.DefaultBugTimeLimit}
 	base := bugsBaseSpec()
 	var bugList string
 	var list bool
@@ -33,13 +35,13 @@ harness error.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if list {
-				printBugCatalogue()
+				printBugCatalogue(store.bugs)
 				return nil
 			}
 			if bugList != "" {
 				opts.Bugs = strings.Split(bugList, ",")
 			}
-			if _, err := harness.SelectBugs(opts.Bugs); err != nil {
+			if _, err := opts.Catalogue.Select(opts.Bugs); err != nil {
 				return err
 			}
 			if opts.Runs < 1 || opts.Runs > 100 {
@@ -57,8 +59,6 @@ harness error.`,
 			}
 			base.Name = ""
 			opts.Base, opts.Out, opts.Logger = base, os.Stdout, slog.Default()
-			// The bug zoo is kvnode's unsafe switches.
-			store := storesUnderTest[kvnode.Name]
 			opts.Base.SUT, opts.Base.SUTVersion = store.name, store.version()
 			ctx := cmd.Context()
 			image, err := buildImage(ctx, store)
@@ -77,7 +77,7 @@ harness error.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&bugList, "bugs", "", "comma list of bugs to run (default all): "+strings.Join(harness.BugNames(), ",")+", or "+harness.CaughtBugs+" (those the catalogue claims to catch)")
+	fl.StringVar(&bugList, "bugs", "", "comma list of bugs to run (default all): "+strings.Join(store.bugs.Names(), ",")+", or "+harness.CaughtBugs+" (those the catalogue claims to catch)")
 	fl.IntVar(&opts.Runs, "runs", opts.Runs, "runs per bug, and of the correct node per configuration")
 	fl.DurationVar(&opts.TimeLimit, "time-limit", opts.TimeLimit, "length of each run's main phase")
 	fl.StringVar(&base.Store, "store", base.Store, "directory for run results")
@@ -100,10 +100,10 @@ func bugsBaseSpec() harness.Spec {
 	return base
 }
 
-func printBugCatalogue() {
+func printBugCatalogue(bugs harness.Catalogue) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUG\tWORKLOAD\tNEMESIS\tINTERVAL\tNODES\tNODE FLAGS\tWHY")
-	for _, b := range harness.Bugs {
+	for _, b := range bugs {
 		flags := strings.Join(b.NodeFlags, " ")
 		if flags == "" {
 			flags = "-"

@@ -122,6 +122,7 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 	if err := store.checkFaults(space.Faults); err != nil {
 		return err
 	}
+	space.SampleNode = store.sampleNode
 	ctx := cmd.Context()
 	image, err := buildImage(ctx, store)
 	if err != nil {

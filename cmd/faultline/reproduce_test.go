@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/sut/kvnode"
 )
 
 // The reproduce line a run stores in test.json (and its page shows) must
@@ -32,9 +33,9 @@ func TestReproduceLineRecreatesTheSpec(t *testing.T) {
 	// base `faultline bugs` uses, with the time limit RunBugs sets.
 	base := bugsBaseSpec()
 	base.TimeLimit = harness.DefaultBugTimeLimit
-	for i, b := range harness.Bugs {
+	for i, b := range kvnode.Bugs() {
 		for _, unsafe := range []bool{true, false} {
-			spec, err := b.Spec(base, unsafe, int64(i)*1_000_003+4_611_686_018_427_387_904)
+			spec, err := harness.BugSpec(b, base, unsafe, int64(i)*1_000_003+4_611_686_018_427_387_904)
 			require.NoError(t, err)
 			cases = append(cases, specCase{spec.Name, spec})
 		}

@@ -38,6 +38,26 @@ type storeUnderTest struct {
 	// leaves out for this store: those it has no hook for, and those its
 	// operators would not survive as the fault plays them.
 	notInAll []string
+	// checkFlags refuses node flags the store would refuse, before
+	// anything starts; nil: the store's flags are passed on unchecked.
+	checkFlags func(flags []string) error
+	// sampleNode draws a node configuration for --explore; nil: explored
+	// runs use the store's defaults and --node-flags.
+	sampleNode harness.NodeSampler
+	// bugs is the store's bug zoo (faultline bugs); nil: none.
+	bugs harness.Catalogue
+}
+
+// validateFlags checks --node-flags with the store's adapter, as bad
+// arguments.
+func (s storeUnderTest) validateFlags(flags []string) error {
+	if s.checkFlags == nil {
+		return nil
+	}
+	if err := s.checkFlags(flags); err != nil {
+		return &harness.UsageError{Err: fmt.Errorf("--node-flags: %w", err)}
+	}
+	return nil
 }
 
 // StoreName, HasClockHook and HasCrashPoints tell nemesis.CheckHooks what
@@ -65,6 +85,12 @@ var storesUnderTest = map[string]storeUnderTest{
 		node:        func(spec harness.Spec) (docker.NodeSpec, error) { return kvnode.NodeSpec(spec.NodeFlags) },
 		clockHook:   true,
 		crashPoints: true,
+		checkFlags: func(flags []string) error {
+			_, err := kvnode.ParseConfig(flags)
+			return err
+		},
+		sampleNode: kvnode.SampleNodeFlags,
+		bugs:       kvnode.Bugs(),
 		client: func(endpoint, clientID string, timeout time.Duration) workloads.Client {
 			return kvnode.NewClient(endpoint, kvnode.ClientOptions{ClientID: clientID, Timeout: timeout})
 		},

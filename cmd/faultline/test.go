@@ -64,6 +64,9 @@ func (f *specFlags) resolve(cmd *cobra.Command) error {
 	if f.spec.NodeFlags, err = harness.ParseNodeFlags(f.nodeFlags); err != nil {
 		return harness.Usagef("--node-flags %q: %v: close it, or quote a flag that holds a space as \"--flag=a b\"", f.nodeFlags, err)
 	}
+	if err := store.validateFlags(f.spec.NodeFlags); err != nil {
+		return err
+	}
 	if f.nemesis != "" {
 		faults, err := parseFaultsFor(f.spec.SUTName(), f.nemesis)
 		if err != nil {

@@ -37,8 +37,12 @@ const statusTimeout = 5 * time.Second
 // (every node gets flags after the generated ones), ports, data dir, a fresh
 // cluster secret for this cluster (as a file, never a flag), and its status
 // and fault hooks. The nodes run with --enable-fault-hooks, which the clock
-// and crash-point faults need.
+// and crash-point faults need. The flags are checked with ParseConfig and
+// passed on as given.
 func NodeSpec(flags []string) (docker.NodeSpec, error) {
+	if _, err := ParseConfig(flags); err != nil {
+		return docker.NodeSpec{}, err
+	}
 	secret, err := newSecret()
 	if err != nil {
 		return docker.NodeSpec{}, err

@@ -1,8 +1,10 @@
 // Package kvnode is the adapter between the harness and kvnode, faultline's
 // reference store: how a client invokes an operation on a node, how a node's
-// status reads in the harness's terms, and kvnode's fault hooks (clock and
-// crash points). It is the only package outside node/ and cmd/kvnode that
-// imports node/client.
+// status reads in the harness's terms, kvnode's fault hooks (clock and
+// crash points), its command line as a typed Config, the node configurations
+// an exploration draws, and the bug zoo of its unsafe switches. It is the
+// only package outside node/ and cmd/kvnode that imports node/ packages
+// (node/client, and node/server for the read modes and unsafe switches).
 package kvnode
 
 import (
