@@ -23,30 +23,33 @@ import (
 // file system happens to do on a good day:
 //
 //   - A write lands in the page cache: reads see it at once, a crash loses
-//     it unless File.Sync ran after it ("fsync() transfers all modified
-//     in-core data of the file ... so that all changed information can be
-//     retrieved even if the system crashes", fsync(2)).
+//     it unless File.Sync ran after it ("fsync() transfers ... all modified
+//     in-core data of ... the file ... so that all changed information can
+//     be retrieved even if the system crashes", fsync(2)).
 //   - File.Sync does not make the file's name durable: "Calling fsync() does
 //     not necessarily ensure that the entry in the directory containing the
 //     file has also reached disk. For that an explicit fsync() on a file
 //     descriptor for the directory is also needed" (fsync(2)). So a created,
 //     renamed or removed entry is pending until SyncDir of its directory; a
 //     crash before that undoes it: a new file vanishes, a removed one comes
-//     back with its durable content, a rename is undone. ext4 in its default
-//     data=ordered mode often commits such an entry with the next journal
-//     commit or with an fsync of the file, but promises neither; other file
-//     systems (and ext4 with delayed allocation, see Pillai et al., "All
-//     File Systems Are Not Created Equal", OSDI 2014) do less. A program
-//     that is correct here relies only on what fsync(2) promises.
+//     back with its durable content, a rename is undone. This is weaker
+//     than ext4 with its journal, where the journal commit of a file's
+//     fsync in practice carries the file's new entry along, but that is
+//     how the implementation behaves, not what POSIX or fsync(2) promise;
+//     Pillai et al., "All File Systems Are Not Created Equal" (OSDI 2014),
+//     catalogue which orderings real file systems keep. A program that is
+//     correct here relies only on the promise.
 //   - A directory's own entry is likewise durable only once its parent is
 //     synced; a directory whose entry is lost takes its contents with it.
 //   - A crash may tear the last writes (CrashOptions.TornWrites): each file
 //     keeps its durable content plus a prefix, of a length drawn from the
 //     rng, of the bytes appended since its last fsync, possibly ending in
-//     the middle of a record. A file changed by more than appending since
-//     its last fsync (an overwrite or a truncation) is, per file, either
-//     fully written back or not at all. Bytes that were durable are never
-//     damaged by a crash: writes of one sector are assumed atomic.
+//     the middle of a record. The cut falls at any byte, which is harsher
+//     than write-back in pages and sectors. A file changed by more than
+//     appending since its last fsync (an overwrite or a truncation) is, per
+//     file, either fully written back or not at all. Bytes that were
+//     durable are never damaged by a crash: writes of one sector are
+//     assumed atomic.
 //   - A crash may also damage one 512-byte sector holding kept, unsynced
 //     bytes (CrashOptions.CorruptSector): garbage where a torn sector write
 //     was cut. CorruptSector damages any sector on purpose, as media

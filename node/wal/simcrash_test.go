@@ -328,7 +328,7 @@ func TestCorrectWALSurvivesCrashesOnManySeeds(t *testing.T) {
 // throws away only what was written within the last second, and only on a
 // node the nemesis happens to kill.
 func TestUnsafeSkipFsyncIsCaughtByOneCrash(t *testing.T) {
-	const seeds = 2000
+	const seeds = 1000
 	lostFirst, refused, caught := 0, 0, 0
 	for seed := range int64(seeds) {
 		run := crashLoop(t, seed, Options{UnsafeSkipFsync: true}, disk.CrashOptions{TornWrites: true}, false, 3)
