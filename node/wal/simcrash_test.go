@@ -40,6 +40,10 @@ type simNode struct {
 	// snapshot is the index of the newest acknowledged snapshot.
 	snapshot uint64
 	term     uint64
+	// marked is the recovering mark as the last acknowledged
+	// MarkRecovering or ClearRecovering left it; nil while one that did
+	// not return may or may not have taken effect.
+	marked *bool
 }
 
 func newSimNode(t *testing.T, seed int64, opts Options) *simNode {
@@ -96,8 +100,12 @@ func (n *simNode) verify(rec Recovered) error {
 	if last < n.synced {
 		return fmt.Errorf("%w: log ends at %d, entries up to %d were acknowledged", errLostSynced, last, n.synced)
 	}
-	if rec.HardState.Term < n.syncedHS.Term {
-		return fmt.Errorf("%w: hard state term %d, term %d was acknowledged", errLostSynced, rec.HardState.Term, n.syncedHS.Term)
+	if hs := rec.HardState; hs.Term < n.syncedHS.Term ||
+		hs.Term == n.syncedHS.Term && (hs.Vote != n.syncedHS.Vote || hs.Commit < n.syncedHS.Commit) {
+		return fmt.Errorf("%w: hard state %+v, %+v was acknowledged", errLostSynced, hs, n.syncedHS)
+	}
+	if n.marked != nil && rec.Marked != *n.marked {
+		return fmt.Errorf("%w: recovering mark %v, %v was acknowledged", errLostSynced, rec.Marked, *n.marked)
 	}
 	return nil
 }
@@ -119,6 +127,7 @@ func (n *simNode) adopt(rec Recovered) {
 	}
 	n.written = written
 	n.synced, n.syncedHS = n.lastIndex, rec.HardState
+	n.marked = &rec.Marked
 	n.term++
 }
 
@@ -137,10 +146,8 @@ func (n *simNode) run(steps int) error {
 			err = n.appendBatch()
 		case r < 95:
 			err = n.saveSnapshot()
-		case r < 98:
-			err = n.w.MarkRecovering()
 		default:
-			err = n.w.ClearRecovering()
+			err = n.setRecovering(r < 98)
 		}
 		if err != nil {
 			if !errors.Is(err, disk.ErrFrozen) {
@@ -150,6 +157,21 @@ func (n *simNode) run(steps int) error {
 		}
 	}
 	return nil
+}
+
+// setRecovering writes or removes the recovering mark.
+func (n *simNode) setRecovering(mark bool) error {
+	n.marked = nil
+	var err error
+	if mark {
+		err = n.w.MarkRecovering()
+	} else {
+		err = n.w.ClearRecovering()
+	}
+	if err == nil {
+		n.marked = &mark
+	}
+	return err
 }
 
 func (n *simNode) appendBatch() error {
@@ -197,8 +219,9 @@ func (n *simNode) saveSnapshot() error {
 type crashRun struct {
 	crashes int
 	// lostAt is the crash (1-based) after which an acknowledged write was
-	// missing, 0 if none was.
+	// missing, 0 if none was; lost says what was missing.
 	lostAt int
+	lost   error
 	// refused is Open's ErrCorrupt after a damaged sector, nil if none.
 	refused error
 	// other is any other failure: a bug.
@@ -245,7 +268,7 @@ func crashLoop(t *testing.T, seed int64, opts Options, crash disk.CrashOptions, 
 		case err == nil:
 		case errors.Is(err, errLostSynced):
 			if run.lostAt == 0 {
-				run.lostAt = cycle + 1
+				run.lostAt, run.lost = cycle+1, err
 			}
 		case errors.Is(err, ErrCorrupt):
 			run.refused = err
@@ -314,7 +337,7 @@ func TestCorrectWALSurvivesCrashesOnManySeeds(t *testing.T) {
 		run := crashLoop(t, seed, Options{}, disk.CrashOptions{TornWrites: true}, true, 3)
 		require.NoError(t, run.other, "seed %d", seed)
 		require.NoError(t, run.refused, "seed %d", seed)
-		require.Zero(t, run.lostAt, "seed %d: an acknowledged write was lost", seed)
+		require.Zero(t, run.lostAt, "seed %d: %v", seed, run.lost)
 		require.Equal(t, 3, run.crashes)
 	}
 }
@@ -359,7 +382,7 @@ func TestCorruptedUnsyncedSectorNeverLosesSyncedEntries(t *testing.T) {
 	for seed := range int64(seeds) {
 		run := crashLoop(t, seed, Options{}, disk.CrashOptions{TornWrites: true, CorruptSector: true}, true, 3)
 		require.NoError(t, run.other, "seed %d", seed)
-		require.Zero(t, run.lostAt, "seed %d: an acknowledged write was lost", seed)
+		require.Zero(t, run.lostAt, "seed %d: %v", seed, run.lost)
 		if run.refused != nil {
 			refused++
 		}
