@@ -75,28 +75,6 @@ func TestExitCodes(t *testing.T) {
 	assert.Equal(t, 0, ExitCode(checker.Valid))
 	assert.Equal(t, 1, ExitCode(checker.Invalid))
 	assert.Equal(t, 2, ExitCode(checker.Unknown))
-	tests := []struct {
-		codes []int
-		want  int
-	}{
-		{nil, ExitInternal},
-		{[]int{0, 0}, 0},
-		{[]int{0, 2}, 2},
-		{[]int{2, 1, 0}, 1},
-		{[]int{1, 255}, 255},
-	}
-	for _, tt := range tests {
-		var rs []SuiteResult
-		for _, c := range tt.codes {
-			rs = append(rs, SuiteResult{Outcome: Outcome{ExitCode: c}})
-		}
-		assert.Equal(t, tt.want, SuiteExitCode(rs), "codes %v", tt.codes)
-	}
-}
-
-func TestParseNemesisMatrix(t *testing.T) {
-	assert.Equal(t, []string{"partition", "kill,pause", "all"}, ParseNemesisMatrix("partition;kill,pause all"))
-	assert.Empty(t, ParseNemesisMatrix("  "))
 }
 
 func TestRateLimiterSpacesStarts(t *testing.T) {

@@ -13,10 +13,11 @@ import (
 // A run's test.json holds the one rendering of its reproduce line (the page
 // shows it as stored) and its Spec, which check reads back.
 func TestTestRecordHoldsTheSpecAndItsCommand(t *testing.T) {
-	b, ok := testCatalogue.ByName("lease-drift")
-	require.True(t, ok)
-	spec, err := BugSpec(b, DefaultSpec(), true, 8574112318807452147)
-	require.NoError(t, err)
+	spec := DefaultSpec()
+	spec.Name, spec.Workload, spec.Nemesis, spec.Nodes = "bug-lease-wallclock", "register", []string{"skewed-leader"}, 3
+	spec.RequestTimeout = 500 * time.Millisecond
+	spec.NodeFlags = []string{"--read-mode=lease", "--unsafe=lease-wallclock"}
+	spec.Seed = 8574112318807452147
 	spec.SUTVersion = "faultline 1a2b3c"
 	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.FixedZone("CET", 3600))
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/sut/kvnode"
 )
@@ -17,7 +18,7 @@ import (
 func newBugsCommand() *cobra.Command {
 	// The bug zoo is kvnode's unsafe switches.
 	store := storesUnderTest[kvnode.Name]
-	opts := harness.BugsOptions{Catalogue: store.bugs, Runs: harness.DefaultBugRuns, TimeLimit: harness.DefaultBugTimeLimit}
+	opts := campaign.BugsOptions{Catalogue: store.bugs, Runs: campaign.DefaultBugRuns, TimeLimit: campaign.DefaultBugTimeLimit}
 	base := bugsBaseSpec()
 	var bugList string
 	var list bool
@@ -67,17 +68,17 @@ harness error.`,
 			}
 			defer releaseImage(ctx)
 			fmt.Fprintf(os.Stdout, "bug zoo: %d runs per bug, %v each, master seed %d\n", opts.Runs, opts.TimeLimit, opts.Seed)
-			rep := harness.RunBugs(ctx, opts, dockerEnv(image, "", store))
+			rep := campaign.RunBugs(ctx, opts, dockerEnv(image, "", store))
 			if rep.Err != nil {
 				return rep.Err
 			}
 			fmt.Fprintln(os.Stdout)
-			harness.PrintBugsTable(os.Stdout, rep)
+			campaign.PrintBugsTable(os.Stdout, rep)
 			return &exitError{code: rep.ExitCode()}
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&bugList, "bugs", "", "comma list of bugs to run (default all): "+strings.Join(store.bugs.Names(), ",")+", or "+harness.CaughtBugs+" (those the catalogue claims to catch)")
+	fl.StringVar(&bugList, "bugs", "", "comma list of bugs to run (default all): "+strings.Join(store.bugs.Names(), ",")+", or "+campaign.CaughtBugs+" (those the catalogue claims to catch)")
 	fl.IntVar(&opts.Runs, "runs", opts.Runs, "runs per bug, and of the correct node per configuration")
 	fl.DurationVar(&opts.TimeLimit, "time-limit", opts.TimeLimit, "length of each run's main phase")
 	fl.StringVar(&base.Store, "store", base.Store, "directory for run results")
@@ -100,7 +101,7 @@ func bugsBaseSpec() harness.Spec {
 	return base
 }
 
-func printBugCatalogue(bugs harness.Catalogue) {
+func printBugCatalogue(bugs campaign.Catalogue) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUG\tWORKLOAD\tNEMESIS\tINTERVAL\tNODES\tNODE FLAGS\tWHY")
 	for _, b := range bugs {

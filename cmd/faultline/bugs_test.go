@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/sut/kvnode"
 )
@@ -18,9 +19,9 @@ func TestBugCatalogueEntriesRun(t *testing.T) {
 	require.NotEmpty(t, store.bugs)
 	for _, b := range store.bugs {
 		t.Run(b.Name, func(t *testing.T) {
-			require.NoError(t, harness.ValidateBug(b))
+			require.NoError(t, campaign.ValidateBug(b))
 			for _, unsafe := range []bool{true, false} {
-				spec, err := harness.BugSpec(b, bugsBaseSpec(), unsafe, 42)
+				spec, err := campaign.BugSpec(b, bugsBaseSpec(), unsafe, 42)
 				require.NoError(t, err)
 				require.NoError(t, spec.Validate())
 				require.NoError(t, store.validateFlags(spec.NodeFlags))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 )
@@ -71,8 +72,8 @@ func (n nightlyFlags) validate(cmd *cobra.Command) error {
 
 // exploreSpace turns --workloads and --nemeses into the pools --explore draws
 // from. Unchanged flags mean every workload and every fault of "all".
-func exploreSpace(cmd *cobra.Command, workloadList, nemesisList string) (harness.ExploreSpace, error) {
-	space := harness.DefaultExploreSpace()
+func exploreSpace(cmd *cobra.Command, workloadList, nemesisList string) (campaign.ExploreSpace, error) {
+	space := campaign.DefaultExploreSpace()
 	if cmd.Flags().Changed("workloads") {
 		space.Workloads = nil
 		for _, w := range strings.Split(workloadList, ",") {
@@ -83,7 +84,7 @@ func exploreSpace(cmd *cobra.Command, workloadList, nemesisList string) (harness
 	}
 	if cmd.Flags().Changed("nemeses") {
 		want := map[string]bool{}
-		for _, entry := range harness.ParseNemesisMatrix(nemesisList) {
+		for _, entry := range campaign.ParseNemesisMatrix(nemesisList) {
 			faults, err := nemesis.ParseFaults(entry)
 			if err != nil {
 				return space, &harness.UsageError{Err: fmt.Errorf("--nemeses entry %q: %w", entry, err)}
@@ -130,15 +131,15 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 		return &exitError{code: harness.ExitInternal, err: err}
 	}
 	defer releaseImage(ctx)
-	lg, err := harness.Explore(ctx, harness.ExploreOptions{
+	lg, err := campaign.Explore(ctx, campaign.ExploreOptions{
 		Base: base, Space: space, MasterSeed: base.Seed, Budget: n.budget, FailFast: n.failFast,
 		KeepLast: n.keepLast, Out: os.Stdout, Logger: slog.Default(),
 	}, dockerEnv(image, "", store))
 	if lg != nil {
 		fmt.Fprintln(os.Stdout)
-		harness.PrintExploreSummary(os.Stdout, lg)
+		campaign.PrintExploreSummary(os.Stdout, lg)
 		if n.junit != "" {
-			jerr := harness.WriteJUnit(n.junit, lg.SuiteRuns(), harness.JUnitOptions{
+			jerr := campaign.WriteJUnit(n.junit, lg.SuiteRuns(), campaign.JUnitOptions{
 				SuiteName:   "faultline explore",
 				Start:       lg.Start,
 				NoRunReason: lg.Stopped,
@@ -159,7 +160,7 @@ func runExplore(cmd *cobra.Command, base harness.Spec, workloadList, nemesisList
 		}
 		return &exitError{code: harness.ExitInternal, err: err}
 	}
-	return &exitError{code: harness.SuiteExitCode(lg.Results())}
+	return &exitError{code: campaign.SuiteExitCode(lg.Results())}
 }
 
 // writeEmptyJUnit records a suite that could not start as a JUnit error, so
@@ -168,7 +169,7 @@ func writeEmptyJUnit(path string, cause error) {
 	if path == "" {
 		return
 	}
-	if err := harness.WriteJUnit(path, nil, harness.JUnitOptions{SuiteName: "faultline", NoRunReason: cause.Error()}); err != nil {
+	if err := campaign.WriteJUnit(path, nil, campaign.JUnitOptions{SuiteName: "faultline", NoRunReason: cause.Error()}); err != nil {
 		slog.Error("write junit", "err", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/sut/kvnode"
@@ -32,10 +33,10 @@ func TestReproduceLineRecreatesTheSpec(t *testing.T) {
 	// The bug zoo: each entry's unsafe run and its correct-node run, on the
 	// base `faultline bugs` uses, with the time limit RunBugs sets.
 	base := bugsBaseSpec()
-	base.TimeLimit = harness.DefaultBugTimeLimit
+	base.TimeLimit = campaign.DefaultBugTimeLimit
 	for i, b := range kvnode.Bugs() {
 		for _, unsafe := range []bool{true, false} {
-			spec, err := harness.BugSpec(b, base, unsafe, int64(i)*1_000_003+4_611_686_018_427_387_904)
+			spec, err := campaign.BugSpec(b, base, unsafe, int64(i)*1_000_003+4_611_686_018_427_387_904)
 			require.NoError(t, err)
 			cases = append(cases, specCase{spec.Name, spec})
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/workloads"
@@ -63,11 +64,11 @@ deletes the oldest run directories beyond N after each run, keeping invalid ones
 			fmt.Fprintf(os.Stderr, "suite: %d runs of %v each, seed %d\n", len(specs), f.spec.TimeLimit, f.spec.Seed)
 			results := runSuiteSpecs(ctx, specs, dockerEnv(image, "", store), f.spec.Store, n)
 			fmt.Fprintln(os.Stdout)
-			harness.PrintSummary(os.Stdout, results)
-			harness.PrintDiskUse(os.Stdout, results)
+			campaign.PrintSummary(os.Stdout, results)
+			campaign.PrintDiskUse(os.Stdout, results)
 			fmt.Fprintf(os.Stdout, "store index: %s/index.html\n", f.spec.Store)
 			if n.junit != "" {
-				err := harness.WriteJUnit(n.junit, harness.PairRuns(specs, results), harness.JUnitOptions{
+				err := campaign.WriteJUnit(n.junit, campaign.PairRuns(specs, results), campaign.JUnitOptions{
 					SuiteName:  "faultline suite",
 					Properties: map[string]string{"seed": fmt.Sprint(f.spec.Seed)},
 				})
@@ -76,31 +77,31 @@ deletes the oldest run directories beyond N after each run, keeping invalid ones
 				}
 				fmt.Fprintf(os.Stdout, "junit: %s\n", n.junit)
 			}
-			return &exitError{code: harness.SuiteExitCode(results)}
+			return &exitError{code: campaign.SuiteExitCode(results)}
 		},
 	}
 	bindSpecFlags(cmd, &f)
 	bindNightlyFlags(cmd, &n)
 	cmd.Flags().StringVar(&workloadList, "workloads", strings.Join(workloads.Names(), ","), "comma list of workloads")
-	cmd.Flags().StringVar(&nemesisList, "nemeses", strings.Join(harness.DefaultSuiteNemeses, " "), "nemesis entries, separated by spaces or ';' (commas combine)")
+	cmd.Flags().StringVar(&nemesisList, "nemeses", strings.Join(campaign.DefaultSuiteNemeses, " "), "nemesis entries, separated by spaces or ';' (commas combine)")
 	return cmd
 }
 
 // runSuiteSpecs runs the specs one at a time so the store's retention can
 // run between them and --fail-fast can stop after an invalid run.
 func runSuiteSpecs(ctx context.Context, specs []harness.Spec, newEnv func(harness.Spec) (harness.Env, func(), error),
-	store string, n nightlyFlags) []harness.SuiteResult {
-	var results []harness.SuiteResult
+	store string, n nightlyFlags) []campaign.SuiteResult {
+	var results []campaign.SuiteResult
 	for _, s := range specs {
-		rs := harness.RunSuite(ctx, []harness.Spec{s}, newEnv)
+		rs := campaign.RunSuite(ctx, []harness.Spec{s}, newEnv)
 		if len(rs) == 0 {
 			break
 		}
 		results = append(results, rs...)
 		if n.keepLast > 0 {
-			harness.RetainRuns(store, n.keepLast, time.Now(), os.Stderr, slog.Default())
+			campaign.RetainRuns(store, n.keepLast, time.Now(), os.Stderr, slog.Default())
 		}
-		if n.failFast && harness.RunVerdict(rs[0]) == string(checker.Invalid) {
+		if n.failFast && campaign.RunVerdict(rs[0]) == string(checker.Invalid) {
 			fmt.Fprintf(os.Stderr, "suite: --fail-fast: %s is invalid, skipping the remaining runs\n", s.Name)
 			break
 		}
@@ -112,7 +113,7 @@ func runSuiteSpecs(ctx context.Context, specs []harness.Spec, newEnv func(harnes
 // run gets the same seed, so any row can be reproduced with its command.
 func suiteSpecs(base harness.Spec, workloadList, nemesisList string) ([]harness.Spec, error) {
 	var specs []harness.Spec
-	entries := harness.ParseNemesisMatrix(nemesisList)
+	entries := campaign.ParseNemesisMatrix(nemesisList)
 	if len(entries) == 0 {
 		return nil, harness.Usagef("--nemeses is empty: give at least one entry, e.g. 'partition kill' or 'none'")
 	}

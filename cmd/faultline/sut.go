@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/docker"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
@@ -43,9 +44,9 @@ type storeUnderTest struct {
 	checkFlags func(flags []string) error
 	// sampleNode draws a node configuration for --explore; nil: explored
 	// runs use the store's defaults and --node-flags.
-	sampleNode harness.NodeSampler
+	sampleNode campaign.NodeSampler
 	// bugs is the store's bug zoo (faultline bugs); nil: none.
-	bugs harness.Catalogue
+	bugs campaign.Catalogue
 }
 
 // validateFlags checks --node-flags with the store's adapter, as bad

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/docker"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
@@ -152,14 +153,14 @@ func runTest(cmd *cobra.Command, f *specFlags) error {
 		return &exitError{code: harness.ExitInternal, err: err}
 	}
 	defer releaseImage(ctx)
-	results := harness.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID, store))
+	results := campaign.RunSuite(ctx, []harness.Spec{f.spec}, dockerEnv(image, f.runID, store))
 	fmt.Fprintln(os.Stdout)
-	harness.PrintSummary(os.Stdout, results)
+	campaign.PrintSummary(os.Stdout, results)
 	printReportHint(results)
-	return &exitError{code: harness.SuiteExitCode(results)}
+	return &exitError{code: campaign.SuiteExitCode(results)}
 }
 
-func printReportHint(results []harness.SuiteResult) {
+func printReportHint(results []campaign.SuiteResult) {
 	for _, r := range results {
 		if r.Outcome.Dir != "" {
 			fmt.Fprintf(os.Stdout, "report: %s/index.html (seed %d)\n", r.Outcome.Dir, seedOf(r))
@@ -167,7 +168,7 @@ func printReportHint(results []harness.SuiteResult) {
 	}
 }
 
-func seedOf(r harness.SuiteResult) int64 {
+func seedOf(r campaign.SuiteResult) int64 {
 	rec, err := rundir.ReadTest(r.Outcome.Dir)
 	if err != nil {
 		return 0

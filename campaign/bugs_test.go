@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/sut"
@@ -40,7 +41,7 @@ func TestBugSpec(t *testing.T) {
 			faults, err := BugFaults(b)
 			require.NoError(t, err)
 
-			base := DefaultSpec()
+			base := harness.DefaultSpec()
 			base.NodeFlags = []string{"--log-level=debug"}
 			unsafe, err := BugSpec(b, base, true, 42)
 			require.NoError(t, err)
@@ -99,12 +100,12 @@ func TestSelectBugs(t *testing.T) {
 
 	_, err = testCatalogue.Select([]string{"stale-read", "heisenbug"})
 	require.Error(t, err)
-	assert.True(t, IsUsage(err))
+	assert.True(t, harness.IsUsage(err))
 	assert.Contains(t, err.Error(), "heisenbug")
 
 	_, err = Catalogue(nil).Select(nil)
 	require.Error(t, err, "a store without a zoo has nothing to run")
-	assert.True(t, IsUsage(err))
+	assert.True(t, harness.IsUsage(err))
 }
 
 func dur(d time.Duration) *time.Duration { return &d }
@@ -131,28 +132,28 @@ func TestBugsExitCodeAndTable(t *testing.T) {
 	}{
 		{"every bug caught, no false alarm", BugsReport{Runs: 3, Bugs: []BugResult{
 			bug("stale-read", detected(4*time.Second), detected(2*time.Second), detected(9*time.Second))},
-			Correct: correct(valid, valid, valid)}, ExitValid,
+			Correct: correct(valid, valid, valid)}, harness.ExitValid,
 			[]string{"3/3", "4.0s", "4.0s 2.0s 9.0s", "0/3", "store/x/index.html"}},
 		{"one run missed", BugsReport{Runs: 3, Bugs: []BugResult{
 			bug("stale-read", detected(4*time.Second), BugRun{Verdict: "valid", Reason: "all passed", Seed: 7}, detected(2*time.Second))},
-			Correct: correct(valid, valid, valid)}, ExitInvalid,
+			Correct: correct(valid, valid, valid)}, harness.ExitInvalid,
 			[]string{"2/3", "3.0s", "missed: stale-read (seed 7): valid: all passed"}},
 		{"false alarm", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", detected(time.Second))},
-			Correct: correct(BugRun{Verdict: "invalid", Reason: "linearizability found a violation", Dir: "store/c"})}, ExitInvalid,
+			Correct: correct(BugRun{Verdict: "invalid", Reason: "linearizability found a violation", Dir: "store/c"})}, harness.ExitInvalid,
 			[]string{"1/1", "false alarm: correct node, config of stale-read", "store/c/index.html"}},
 		{"unknown on the correct node is not a pass", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", detected(time.Second))},
-			Correct: correct(BugRun{Verdict: "unknown", Reason: "timed out"})}, ExitInvalid, []string{"UNDECIDED", "undecided: correct node, config of stale-read (seed 0): unknown: timed out"}},
+			Correct: correct(BugRun{Verdict: "unknown", Reason: "timed out"})}, harness.ExitInvalid, []string{"UNDECIDED", "undecided: correct node, config of stale-read (seed 0): unknown: timed out"}},
 		{"harness error", BugsReport{Runs: 1, Bugs: []BugResult{bug("stale-read", BugRun{Verdict: "error", Reason: "docker gone"})},
-			Correct: correct(valid)}, ExitInternal, []string{"0/1", "error"}},
+			Correct: correct(valid)}, harness.ExitInternal, []string{"0/1", "error"}},
 		{"invalid without a flagged op still counts", BugsReport{Runs: 1, Bugs: []BugResult{
-			bug("skip-fsync", BugRun{Verdict: "invalid"})}, Correct: correct(valid)}, ExitValid,
+			bug("skip-fsync", BugRun{Verdict: "invalid"})}, Correct: correct(valid)}, harness.ExitValid,
 			[]string{"1/1", "invalid"}},
 		{"interrupted before the correct runs", BugsReport{Runs: 2, Interrupted: true,
-			Bugs: []BugResult{bug("stale-read", detected(time.Second), detected(time.Second))}}, ExitUnknown,
+			Bugs: []BugResult{bug("stale-read", detected(time.Second), detected(time.Second))}}, harness.ExitUnknown,
 			[]string{"2/2", "interrupted"}},
 		{"skipping the correct node", BugsReport{Runs: 1, SkipCorrect: true,
-			Bugs: []BugResult{bug("stale-read", detected(time.Second))}}, ExitValid, []string{"1/1"}},
-		{"bad options", BugsReport{Err: Usagef("--bugs: unknown")}, ExitBadArgs, nil},
+			Bugs: []BugResult{bug("stale-read", detected(time.Second))}}, harness.ExitValid, []string{"1/1"}},
+		{"bad options", BugsReport{Err: harness.Usagef("--bugs: unknown")}, harness.ExitBadArgs, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,17 +201,17 @@ func TestRunBugsLoop(t *testing.T) {
 	mainStart := int64(12 * time.Second)
 	flagged := mainStart + int64(3*time.Second)
 	dir := writeHistory(t, mainStart)
-	var specs []Spec
+	var specs []harness.Spec
 	opts := BugsOptions{
 		Catalogue: testCatalogue,
 		Bugs:      []string{"stale-read", "lost-ack", "skip-fsync", "lease-drift"}, Runs: 2, TimeLimit: 7 * time.Second,
-		Base: DefaultSpec(), Seed: 1,
-		run: func(_ context.Context, spec Spec) (Outcome, error) {
+		Base: harness.DefaultSpec(), Seed: 1,
+		run: func(_ context.Context, spec harness.Spec) (harness.Outcome, error) {
 			specs = append(specs, spec)
 			if slices.ContainsFunc(spec.NodeFlags, func(f string) bool { return strings.HasPrefix(f, "--unsafe=") }) {
-				return Outcome{Dir: dir, Results: checker.Results{Verdict: checker.Invalid, FirstFlagged: &flagged}}, nil
+				return harness.Outcome{Dir: dir, Results: checker.Results{Verdict: checker.Invalid, FirstFlagged: &flagged}}, nil
 			}
-			return Outcome{Dir: dir, Results: checker.Results{Verdict: checker.Valid}}, nil
+			return harness.Outcome{Dir: dir, Results: checker.Results{Verdict: checker.Valid}}, nil
 		},
 	}
 	opts.Base.Store = t.TempDir()
@@ -241,7 +242,7 @@ func TestRunBugsLoop(t *testing.T) {
 		assert.Equal(t, 3*time.Second, med, "measured from the first client invoke, not the run start")
 		assert.Equal(t, 15*time.Second, *b.Runs[0].FirstFlaggedSinceStart)
 	}
-	assert.Equal(t, ExitValid, rep.ExitCode())
+	assert.Equal(t, harness.ExitValid, rep.ExitCode())
 	assert.Contains(t, log.String(), "bug skip-fsync, unsafe node")
 	assert.Equal(t, []string{"lost-ack", "skip-fsync"}, rep.Correct[1].Bugs)
 	require.NotEmpty(t, rep.Path)
@@ -266,11 +267,11 @@ func TestBugsShareCorrectRuns(t *testing.T) {
 func TestRunBugsStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	opts := BugsOptions{Catalogue: testCatalogue, Bugs: []string{"stale-read", "skip-fsync"}, Runs: 3, Base: DefaultSpec(),
-		run: func(context.Context, Spec) (Outcome, error) {
+	opts := BugsOptions{Catalogue: testCatalogue, Bugs: []string{"stale-read", "skip-fsync"}, Runs: 3, Base: harness.DefaultSpec(),
+		run: func(context.Context, harness.Spec) (harness.Outcome, error) {
 			calls++
 			cancel()
-			return Outcome{Results: checker.Results{Verdict: checker.Unknown}}, ErrInterrupted
+			return harness.Outcome{Results: checker.Results{Verdict: checker.Unknown}}, harness.ErrInterrupted
 		}}
 	opts.Base.Store = ""
 	rep := RunBugs(ctx, opts, nil)
@@ -278,11 +279,11 @@ func TestRunBugsStopsWhenCancelled(t *testing.T) {
 	assert.True(t, rep.Interrupted)
 	require.Len(t, rep.Bugs, 1)
 	assert.Empty(t, rep.Bugs[0].Runs, "a cut-short run without a violation is not counted")
-	assert.Equal(t, ExitUnknown, rep.ExitCode())
+	assert.Equal(t, harness.ExitUnknown, rep.ExitCode())
 }
 
 func TestRunBugsUnknownBug(t *testing.T) {
 	rep := RunBugs(context.Background(), BugsOptions{Catalogue: testCatalogue, Bugs: []string{"nope"}}, nil)
 	require.Error(t, rep.Err)
-	assert.Equal(t, ExitBadArgs, rep.ExitCode())
+	assert.Equal(t, harness.ExitBadArgs, rep.ExitCode())
 }

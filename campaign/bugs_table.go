@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/sut"
 )
 
@@ -89,19 +90,19 @@ func median(ds []time.Duration) (time.Duration, bool) {
 // all runs were made.
 func (rep BugsReport) ExitCode() int {
 	if rep.Err != nil {
-		if IsUsage(rep.Err) {
-			return ExitBadArgs
+		if harness.IsUsage(rep.Err) {
+			return harness.ExitBadArgs
 		}
-		return ExitInternal
+		return harness.ExitInternal
 	}
 	if len(rep.Bugs) == 0 {
-		return ExitInternal
+		return harness.ExitInternal
 	}
 	failed := false
 	for _, b := range rep.Bugs {
 		for _, run := range b.Runs {
 			if run.Verdict == "error" {
-				return ExitInternal
+				return harness.ExitInternal
 			}
 		}
 		if b.Detected() < len(b.Runs) {
@@ -111,7 +112,7 @@ func (rep BugsReport) ExitCode() int {
 	for _, c := range rep.Correct {
 		for _, run := range c.Runs {
 			if run.Verdict == "error" {
-				return ExitInternal
+				return harness.ExitInternal
 			}
 		}
 		if c.FalseAlarms()+c.Undecided() > 0 {
@@ -120,11 +121,11 @@ func (rep BugsReport) ExitCode() int {
 	}
 	switch {
 	case failed:
-		return ExitInvalid
+		return harness.ExitInvalid
 	case rep.Interrupted || rep.incomplete():
-		return ExitUnknown
+		return harness.ExitUnknown
 	}
-	return ExitValid
+	return harness.ExitValid
 }
 
 // incomplete reports whether some row has fewer runs than asked for.

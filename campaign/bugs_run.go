@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/rundir"
 	"github.com/faultline/faultline/sut"
@@ -38,8 +39,8 @@ type BugsOptions struct {
 	TimeLimit time.Duration
 	// Base supplies what the catalogue leaves open (concurrency, client,
 	// recovery and check timeouts, store); the zero value means
-	// DefaultSpec(). Its workload, nemesis, nodes and name are replaced.
-	Base Spec
+	// harness.DefaultSpec(). Its workload, nemesis, nodes and name are replaced.
+	Base harness.Spec
 	// Seed is the master seed every run's seed is drawn from.
 	Seed int64
 	// SkipCorrect leaves out the correct node's runs (then the exit code
@@ -49,8 +50,8 @@ type BugsOptions struct {
 	Out    io.Writer
 	Logger *slog.Logger
 
-	// run replaces Run with a real environment in tests of the loop.
-	run func(ctx context.Context, spec Spec) (Outcome, error)
+	// run replaces harness.Run with a real environment in tests of the loop.
+	run func(ctx context.Context, spec harness.Spec) (harness.Outcome, error)
 }
 
 // BugRun is one run of the bug zoo.
@@ -111,7 +112,7 @@ type BugsReport struct {
 // per distinct configuration, Runs times with the correct node, one run at
 // a time. A bug's unsafe runs come right before its configuration's correct
 // runs, so an interrupted zoo still reports complete rows.
-func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func(), error)) BugsReport {
+func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(harness.Spec) (harness.Env, func(), error)) BugsReport {
 	rep := BugsReport{Start: time.Now(), Runs: opts.Runs, TimeLimit: opts.TimeLimit, Seed: opts.Seed, SkipCorrect: opts.SkipCorrect}
 	if rep.Runs <= 0 {
 		rep.Runs = DefaultBugRuns
@@ -126,7 +127,7 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 	}
 	base := opts.Base
 	if base.Workload == "" {
-		base = DefaultSpec()
+		base = harness.DefaultSpec()
 	}
 	base.TimeLimit = rep.TimeLimit
 	out := opts.Out
@@ -135,7 +136,9 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 	}
 	run := opts.run
 	if run == nil {
-		run = func(ctx context.Context, spec Spec) (Outcome, error) { return runWithEnv(ctx, spec, newEnv) }
+		run = func(ctx context.Context, spec harness.Spec) (harness.Outcome, error) {
+			return runWithEnv(ctx, spec, newEnv)
+		}
 	}
 	seeds := rand.New(rand.NewSource(opts.Seed))
 	one := func(b sut.Bug, unsafe bool) (BugRun, bool) {
@@ -154,7 +157,7 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 		br.Duration = time.Since(t0)
 		br = describeBugRun(br, o, err)
 		fmt.Fprintln(out, formatBugRun(br))
-		if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
+		if errors.Is(err, harness.ErrInterrupted) || ctx.Err() != nil {
 			// A cut-short run proves nothing either way, unless it
 			// already shows a violation.
 			rep.Interrupted = true
@@ -208,22 +211,22 @@ func RunBugs(ctx context.Context, opts BugsOptions, newEnv func(Spec) (Env, func
 }
 
 // runWithEnv is one RunSuite step: build the environment, run, release.
-func runWithEnv(ctx context.Context, spec Spec, newEnv func(Spec) (Env, func(), error)) (Outcome, error) {
+func runWithEnv(ctx context.Context, spec harness.Spec, newEnv func(harness.Spec) (harness.Env, func(), error)) (harness.Outcome, error) {
 	env, release, err := newEnv(spec)
 	if err != nil {
-		return Outcome{Name: spec.Name, ExitCode: ExitInternal}, err
+		return harness.Outcome{Name: spec.Name, ExitCode: harness.ExitInternal}, err
 	}
 	if release != nil {
 		defer release()
 	}
-	return Run(ctx, spec, env)
+	return harness.Run(ctx, spec, env)
 }
 
 // describeBugRun fills a BugRun from the run's outcome.
-func describeBugRun(br BugRun, o Outcome, err error) BugRun {
+func describeBugRun(br BugRun, o harness.Outcome, err error) BugRun {
 	br.Dir = o.Dir
 	br.Verdict, br.Reason = string(o.Results.Verdict), o.Results.Reason
-	if err != nil && !errors.Is(err, ErrInterrupted) {
+	if err != nil && !errors.Is(err, harness.ErrInterrupted) {
 		br.Verdict, br.Reason = "error", err.Error()
 		return br
 	}

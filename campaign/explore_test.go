@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/workloads"
 )
@@ -67,7 +68,7 @@ func TestDrawnConfigsAreValid(t *testing.T) {
 			assert.True(t, slices.IsSorted(kindOrder(c.Nemesis)), "faults in canonical order: %v", c.Nemesis)
 			assert.GreaterOrEqual(t, c.Seed, int64(0))
 
-			spec := c.Spec(DefaultSpec())
+			spec := c.Spec(harness.DefaultSpec())
 			require.NoError(t, spec.Validate(), "the run spec of %s", c)
 			assert.Equal(t, c.Name(), spec.Name)
 			assert.Equal(t, c.NodeFlags, spec.NodeFlags)
@@ -130,7 +131,7 @@ func TestExploreConfigSpecAndCommand(t *testing.T) {
 		TimeLimit:       45 * time.Second, Seed: 12345,
 	}
 	require.NoError(t, c.Validate())
-	base := DefaultSpec()
+	base := harness.DefaultSpec()
 	base.NodeFlags = []string{"--log-level=debug"}
 	base.Store = "/tmp/nightly store"
 	s := c.Spec(base)
@@ -176,7 +177,7 @@ func TestExploreSpaceNarrowed(t *testing.T) {
 // base spec's flags; the rest of the sequence is the same as with one.
 func TestDrawConfigWithoutNodeSampler(t *testing.T) {
 	master := rand.New(rand.NewSource(42))
-	base := DefaultSpec()
+	base := harness.DefaultSpec()
 	base.NodeFlags = []string{"--snapshot-count=1000"}
 	with := drawSequence(42, 20, 0)
 	for i := range 20 {

@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/rundir"
 )
@@ -34,7 +35,7 @@ const (
 type ExploreOptions struct {
 	// Base supplies everything that is not drawn (concurrency, rate, ops per
 	// key, client/recovery/check timeouts, store, extra node flags).
-	Base       Spec
+	Base       harness.Spec
 	Space      ExploreSpace
 	MasterSeed int64
 	// Budget is the wall-clock time for all runs. No run starts unless its
@@ -54,7 +55,7 @@ type ExploreOptions struct {
 	Now func() time.Time
 
 	// runOne replaces RunSuite in tests of the loop.
-	runOne func(ctx context.Context, spec Spec) []SuiteResult
+	runOne func(ctx context.Context, spec harness.Spec) []SuiteResult
 }
 
 // ExploreRun is one entry of the explore log.
@@ -113,14 +114,14 @@ func (l *ExploreLog) Results() []SuiteResult {
 // starts; the log file is rewritten after every run so a killed exploration
 // still leaves it. The error is for a log that cannot be written or a drawn
 // configuration that is invalid (a bug); run failures are in the log.
-func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, func(), error)) (*ExploreLog, error) {
+func Explore(ctx context.Context, opts ExploreOptions, newEnv func(harness.Spec) (harness.Env, func(), error)) (*ExploreLog, error) {
 	opts.defaults(newEnv)
 	space := opts.Space.withDefaults()
 	if err := space.Validate(); err != nil {
 		return nil, err
 	}
 	if opts.Budget <= 0 {
-		return nil, Usagef("--budget %v: give a positive duration, e.g. --budget 20m", opts.Budget)
+		return nil, harness.Usagef("--budget %v: give a positive duration, e.g. --budget 20m", opts.Budget)
 	}
 	start := opts.Now()
 	lg := &ExploreLog{
@@ -188,9 +189,9 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 		}
 
 		switch {
-		case errors.Is(r.Err, ErrInterrupted) || ctx.Err() != nil:
+		case errors.Is(r.Err, harness.ErrInterrupted) || ctx.Err() != nil:
 			lg.Stopped = "interrupted"
-		case r.Outcome.ExitCode == ExitBadArgs:
+		case r.Outcome.ExitCode == harness.ExitBadArgs:
 			lg.Stopped = fmt.Sprintf("run %d was rejected: %v", i, r.Err)
 		case run.Verdict == string(checker.Invalid) && opts.FailFast:
 			lg.Stopped = fmt.Sprintf("fail-fast: run %d is invalid", i)
@@ -215,7 +216,7 @@ func Explore(ctx context.Context, opts ExploreOptions, newEnv func(Spec) (Env, f
 	return lg, nil
 }
 
-func (o *ExploreOptions) defaults(newEnv func(Spec) (Env, func(), error)) {
+func (o *ExploreOptions) defaults(newEnv func(harness.Spec) (harness.Env, func(), error)) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -232,8 +233,8 @@ func (o *ExploreOptions) defaults(newEnv func(Spec) (Env, func(), error)) {
 		o.MaxConsecutiveErrors = DefaultExploreMaxConsecutiveErrors
 	}
 	if o.runOne == nil {
-		o.runOne = func(ctx context.Context, spec Spec) []SuiteResult {
-			return RunSuite(ctx, []Spec{spec}, newEnv)
+		o.runOne = func(ctx context.Context, spec harness.Spec) []SuiteResult {
+			return RunSuite(ctx, []harness.Spec{spec}, newEnv)
 		}
 	}
 }
@@ -269,7 +270,7 @@ func RetainRuns(store string, keepLast int, now time.Time, out io.Writer, log *s
 	return res
 }
 
-func exploreRunFor(cfg ExploreConfig, spec Spec, command string, r SuiteResult) ExploreRun {
+func exploreRunFor(cfg ExploreConfig, spec harness.Spec, command string, r SuiteResult) ExploreRun {
 	o := r.Outcome
 	run := ExploreRun{
 		Config: cfg, Name: spec.Name, Command: command, Dir: o.Dir, Verdict: RunVerdict(r),

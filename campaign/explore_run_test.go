@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 )
 
 // fakeExplore runs Explore on a fake clock. Each run "takes" its time limit
@@ -26,12 +27,12 @@ type fakeExplore struct {
 	runOverhead time.Duration
 	verdictOf   func(i int) checker.Verdict
 	errOf       func(i int) error
-	specs       []Spec
+	specs       []harness.Spec
 	ends        []time.Time
 }
 
 func (f *fakeExplore) options(store string, budget time.Duration, seed int64) ExploreOptions {
-	base := DefaultSpec()
+	base := harness.DefaultSpec()
 	base.Store = store
 	return ExploreOptions{
 		Base: base, MasterSeed: seed, Budget: budget, Now: func() time.Time { return f.now },
@@ -39,14 +40,14 @@ func (f *fakeExplore) options(store string, budget time.Duration, seed int64) Ex
 	}
 }
 
-func (f *fakeExplore) run(ctx context.Context, spec Spec) []SuiteResult {
+func (f *fakeExplore) run(ctx context.Context, spec harness.Spec) []SuiteResult {
 	i := len(f.specs)
 	f.specs = append(f.specs, spec)
 	f.now = f.now.Add(spec.TimeLimit + f.runOverhead)
 	f.ends = append(f.ends, f.now)
 	if f.errOf != nil {
 		if err := f.errOf(i); err != nil {
-			return []SuiteResult{{Outcome: Outcome{Name: spec.Name, ExitCode: ExitInternal}, Err: err}}
+			return []SuiteResult{{Outcome: harness.Outcome{Name: spec.Name, ExitCode: harness.ExitInternal}, Err: err}}
 		}
 	}
 	v := checker.Valid
@@ -59,7 +60,7 @@ func (f *fakeExplore) run(ctx context.Context, spec Spec) []SuiteResult {
 		res = checker.Results{Verdict: checker.Unknown, Checkers: res.Checkers,
 			Reason: "the history is incomplete (history limit of 1000000 ops reached; 17 ops not recorded); what was recorded is consistent"}
 	}
-	return []SuiteResult{{Outcome: Outcome{Name: spec.Name, Dir: dir, Results: res, ExitCode: ExitCode(v)}}}
+	return []SuiteResult{{Outcome: harness.Outcome{Name: spec.Name, Dir: dir, Results: res, ExitCode: harness.ExitCode(v)}}}
 }
 
 func readExploreLog(t *testing.T, path string) ExploreLog {
@@ -109,7 +110,7 @@ func TestExploreSpendsTheBudgetAndNoMore(t *testing.T) {
 	assert.Len(t, stored.Runs, len(lg.Runs))
 	assert.Equal(t, int64(77), stored.MasterSeed)
 	assert.Equal(t, lg.Stopped, stored.Stopped)
-	assert.Equal(t, ExitValid, SuiteExitCode(lg.Results()))
+	assert.Equal(t, harness.ExitValid, SuiteExitCode(lg.Results()))
 }
 
 func TestExploreFailFastStopsAtFirstInvalid(t *testing.T) {
@@ -128,7 +129,7 @@ func TestExploreFailFastStopsAtFirstInvalid(t *testing.T) {
 	assert.Equal(t, "invalid", lg.Runs[2].Verdict)
 	assert.Equal(t, []string{"linearizable"}, lg.Runs[2].Checkers)
 	assert.Contains(t, lg.Stopped, "fail-fast")
-	assert.Equal(t, ExitInvalid, SuiteExitCode(lg.Results()))
+	assert.Equal(t, harness.ExitInvalid, SuiteExitCode(lg.Results()))
 
 	// Without --fail-fast the whole budget is used and all runs are reported.
 	g := &fakeExplore{t: t, now: time.Now(), runOverhead: 10 * time.Second, verdictOf: invalidAt2}
@@ -136,7 +137,7 @@ func TestExploreFailFastStopsAtFirstInvalid(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, len(lg.Runs), 3)
 	assert.Contains(t, lg.Stopped, "budget spent")
-	assert.Equal(t, ExitInvalid, SuiteExitCode(lg.Results()))
+	assert.Equal(t, harness.ExitInvalid, SuiteExitCode(lg.Results()))
 }
 
 func TestExploreReportsTruncatedHistoryReason(t *testing.T) {
@@ -154,7 +155,7 @@ func TestExploreReportsTruncatedHistoryReason(t *testing.T) {
 	var summary bytes.Buffer
 	PrintExploreSummary(&summary, lg)
 	assert.Contains(t, summary.String(), "history limit")
-	assert.Equal(t, ExitUnknown, SuiteExitCode(lg.Results()))
+	assert.Equal(t, harness.ExitUnknown, SuiteExitCode(lg.Results()))
 }
 
 func TestExploreStopsAfterRepeatedHarnessErrors(t *testing.T) {
@@ -164,7 +165,7 @@ func TestExploreStopsAfterRepeatedHarnessErrors(t *testing.T) {
 	assert.Len(t, lg.Runs, DefaultExploreMaxConsecutiveErrors)
 	assert.Contains(t, lg.Stopped, "harness errors in a row")
 	assert.Contains(t, lg.Stopped, "daemon not reachable")
-	assert.Equal(t, ExitInternal, SuiteExitCode(lg.Results()))
+	assert.Equal(t, harness.ExitInternal, SuiteExitCode(lg.Results()))
 }
 
 func TestExploreWithTooSmallBudgetRunsNothing(t *testing.T) {
@@ -173,7 +174,7 @@ func TestExploreWithTooSmallBudgetRunsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, lg.Runs)
 	assert.Contains(t, lg.Stopped, "budget spent")
-	assert.Equal(t, ExitInternal, SuiteExitCode(lg.Results()), "an exploration that ran nothing does not pass")
+	assert.Equal(t, harness.ExitInternal, SuiteExitCode(lg.Results()), "an exploration that ran nothing does not pass")
 
 	path := filepath.Join(t.TempDir(), "junit.xml")
 	require.NoError(t, WriteJUnit(path, lg.SuiteRuns(), JUnitOptions{}))
@@ -213,12 +214,12 @@ func TestExploreRejectsBadOptions(t *testing.T) {
 	f := &fakeExplore{t: t, now: time.Now()}
 	_, err := Explore(context.Background(), f.options(t.TempDir(), 0, 1), nil)
 	require.Error(t, err)
-	assert.True(t, IsUsage(err))
+	assert.True(t, harness.IsUsage(err))
 
 	opts := f.options(t.TempDir(), time.Hour, 1)
 	opts.Space = ExploreSpace{Workloads: []string{"bank"}}
 	_, err = Explore(context.Background(), opts, nil)
 	require.Error(t, err)
-	assert.True(t, IsUsage(err))
+	assert.True(t, harness.IsUsage(err))
 	assert.Empty(t, f.specs)
 }

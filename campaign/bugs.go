@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/sut"
 	"github.com/faultline/faultline/workloads"
@@ -42,7 +43,7 @@ const CaughtBugs = "caught"
 // UsageError.
 func (c Catalogue) Select(list []string) ([]sut.Bug, error) {
 	if len(c) == 0 {
-		return nil, Usagef("--bugs: the store under test has no bug zoo")
+		return nil, harness.Usagef("--bugs: the store under test has no bug zoo")
 	}
 	if len(list) == 0 {
 		return slices.Clone(c), nil
@@ -62,7 +63,7 @@ func (c Catalogue) Select(list []string) ([]sut.Bug, error) {
 			continue
 		}
 		if _, ok := c.ByName(name); !ok {
-			return nil, Usagef("--bugs: unknown bug %q (choose from %s, or %s)", name, strings.Join(c.Names(), ", "), CaughtBugs)
+			return nil, harness.Usagef("--bugs: unknown bug %q (choose from %s, or %s)", name, strings.Join(c.Names(), ", "), CaughtBugs)
 		}
 		want[name] = true
 	}
@@ -73,7 +74,7 @@ func (c Catalogue) Select(list []string) ([]sut.Bug, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, Usagef("--bugs: no bug named (choose from %s)", strings.Join(c.Names(), ", "))
+		return nil, harness.Usagef("--bugs: no bug named (choose from %s)", strings.Join(c.Names(), ", "))
 	}
 	return out, nil
 }
@@ -126,10 +127,10 @@ func bugConfigKey(b sut.Bug) string {
 // catalogue leaves open (concurrency, timeouts, store, time limit). With
 // unsafe, the nodes run with the bug's UnsafeFlags; without, it is the
 // correct node under the same faults.
-func BugSpec(b sut.Bug, base Spec, unsafe bool, seed int64) (Spec, error) {
+func BugSpec(b sut.Bug, base harness.Spec, unsafe bool, seed int64) (harness.Spec, error) {
 	faults, err := BugFaults(b)
 	if err != nil {
-		return Spec{}, err
+		return harness.Spec{}, err
 	}
 	s := base
 	s.Workload = b.Workload

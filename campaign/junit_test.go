@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"encoding/xml"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 )
 
 // parsedJUnit is an independent reading of the file, as a CI dashboard would.
@@ -56,15 +57,15 @@ func readJUnit(t *testing.T, path string) parsedJUnit {
 }
 
 func suiteRun(name, workload string, seed int64, verdict checker.Verdict, err error, checkers ...checker.Result) SuiteRun {
-	s := DefaultSpec()
+	s := harness.DefaultSpec()
 	s.Name, s.Workload, s.Seed = name, workload, seed
-	o := Outcome{Name: name, Dir: filepath.Join("store", name, "20261126T050000"), Ops: 100, OK: 90, Fail: 5, Info: 5,
-		ExitCode: ExitCode(verdict)}
+	o := harness.Outcome{Name: name, Dir: filepath.Join("store", name, "20261126T050000"), Ops: 100, OK: 90, Fail: 5, Info: 5,
+		ExitCode: harness.ExitCode(verdict)}
 	if verdict != "" {
 		o.Results = checker.Compose(checkers)
 	}
 	if err != nil {
-		o.ExitCode = ExitInternal
+		o.ExitCode = harness.ExitInternal
 	}
 	return SuiteRun{Spec: s, Result: SuiteResult{Outcome: o, Err: err, Duration: 61500 * time.Millisecond}}
 }
@@ -80,7 +81,7 @@ func TestJUnitRoundTrip(t *testing.T) {
 		suiteRun("set-pause", "set", 3, checker.Unknown, nil,
 			checker.Result{Checker: "set", Verdict: checker.Unknown, Reason: "history limit of 1000000 ops reached"}),
 		suiteRun("set-clock", "set", 4, "", errors.New("set up cluster: docker: daemon not reachable")),
-		{Spec: DefaultSpec(), NotRun: true},
+		{Spec: harness.DefaultSpec(), NotRun: true},
 	}
 	path := filepath.Join(t.TempDir(), "reports", "junit.xml")
 	require.NoError(t, WriteJUnit(path, runs, JUnitOptions{SuiteName: "faultline explore", Properties: map[string]string{"master_seed": "9"}}))
@@ -138,8 +139,8 @@ func TestJUnitEmptySuiteIsAnError(t *testing.T) {
 }
 
 func TestPairRunsMarksTheRestNotRun(t *testing.T) {
-	specs := []Spec{{Name: "a"}, {Name: "b"}, {Name: "c"}}
-	runs := PairRuns(specs, []SuiteResult{{Outcome: Outcome{Name: "a"}}})
+	specs := []harness.Spec{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	runs := PairRuns(specs, []SuiteResult{{Outcome: harness.Outcome{Name: "a"}}})
 	require.Len(t, runs, 3)
 	assert.False(t, runs[0].NotRun)
 	assert.True(t, runs[1].NotRun)
@@ -147,9 +148,9 @@ func TestPairRunsMarksTheRestNotRun(t *testing.T) {
 }
 
 func TestRunVerdict(t *testing.T) {
-	assert.Equal(t, "valid", RunVerdict(SuiteResult{Outcome: Outcome{Results: checker.Results{Verdict: checker.Valid}}}))
-	assert.Equal(t, VerdictError, RunVerdict(SuiteResult{Err: errors.New("boom"), Outcome: Outcome{Results: checker.Results{Verdict: checker.Valid}}}))
-	assert.Equal(t, "unknown", RunVerdict(SuiteResult{Err: ErrInterrupted, Outcome: Outcome{Results: checker.Results{Verdict: checker.Unknown}}}),
+	assert.Equal(t, "valid", RunVerdict(SuiteResult{Outcome: harness.Outcome{Results: checker.Results{Verdict: checker.Valid}}}))
+	assert.Equal(t, VerdictError, RunVerdict(SuiteResult{Err: errors.New("boom"), Outcome: harness.Outcome{Results: checker.Results{Verdict: checker.Valid}}}))
+	assert.Equal(t, "unknown", RunVerdict(SuiteResult{Err: harness.ErrInterrupted, Outcome: harness.Outcome{Results: checker.Results{Verdict: checker.Unknown}}}),
 		"an interrupted run keeps its verdict")
-	assert.Equal(t, VerdictError, RunVerdict(SuiteResult{Outcome: Outcome{ExitCode: ExitInternal}}))
+	assert.Equal(t, VerdictError, RunVerdict(SuiteResult{Outcome: harness.Outcome{ExitCode: harness.ExitInternal}}))
 }

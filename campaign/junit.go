@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"encoding/xml"
@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/rundir"
 )
 
 // SuiteRun pairs a run's spec with its result, for the JUnit file and the
 // explore log. A zero Result with NotRun set is a spec the suite never got to.
 type SuiteRun struct {
-	Spec   Spec
+	Spec   harness.Spec
 	Result SuiteResult
 	// NotRun is set for a spec the suite never started (it was interrupted or
 	// stopped by --fail-fast).
@@ -27,7 +28,7 @@ type SuiteRun struct {
 
 // PairRuns zips specs with RunSuite's results; specs past the last result
 // (the suite was interrupted or stopped early) are marked NotRun.
-func PairRuns(specs []Spec, results []SuiteResult) []SuiteRun {
+func PairRuns(specs []harness.Spec, results []SuiteResult) []SuiteRun {
 	runs := make([]SuiteRun, 0, len(specs))
 	for i, s := range specs {
 		r := SuiteRun{Spec: s}
@@ -231,11 +232,11 @@ const (
 // verdict, or "error" for a harness error (an interrupted run keeps its
 // verdict, which is unknown unless a violation was found).
 func RunVerdict(r SuiteResult) string {
-	if r.Err != nil && !errors.Is(r.Err, ErrInterrupted) {
+	if r.Err != nil && !errors.Is(r.Err, harness.ErrInterrupted) {
 		return VerdictError
 	}
 	if r.Outcome.Results.Verdict == "" {
-		if r.Outcome.ExitCode == ExitInternal || r.Outcome.ExitCode == ExitBadArgs {
+		if r.Outcome.ExitCode == harness.ExitInternal || r.Outcome.ExitCode == harness.ExitBadArgs {
 			return VerdictError
 		}
 		return VerdictNone

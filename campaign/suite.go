@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faultline/faultline/harness"
 )
 
 // DefaultSuiteNemeses is the matrix used by `make test-jepsen`: each fault
@@ -24,14 +26,14 @@ func ParseNemesisMatrix(s string) []string {
 
 // SuiteResult is one row of the suite summary.
 type SuiteResult struct {
-	Outcome  Outcome
+	Outcome  harness.Outcome
 	Err      error
 	Duration time.Duration
 }
 
 // RunSuite runs each spec in turn, building each run's environment with
 // newEnv. It stops early only when ctx is cancelled.
-func RunSuite(ctx context.Context, specs []Spec, newEnv func(Spec) (Env, func(), error)) []SuiteResult {
+func RunSuite(ctx context.Context, specs []harness.Spec, newEnv func(harness.Spec) (harness.Env, func(), error)) []SuiteResult {
 	var results []SuiteResult
 	for _, spec := range specs {
 		if ctx.Err() != nil {
@@ -40,10 +42,10 @@ func RunSuite(ctx context.Context, specs []Spec, newEnv func(Spec) (Env, func(),
 		t0 := time.Now()
 		env, release, err := newEnv(spec)
 		if err != nil {
-			results = append(results, SuiteResult{Outcome: Outcome{Name: spec.Name, ExitCode: ExitInternal}, Err: err, Duration: time.Since(t0)})
+			results = append(results, SuiteResult{Outcome: harness.Outcome{Name: spec.Name, ExitCode: harness.ExitInternal}, Err: err, Duration: time.Since(t0)})
 			continue
 		}
-		out, err := Run(ctx, spec, env)
+		out, err := harness.Run(ctx, spec, env)
 		if release != nil {
 			release()
 		}
@@ -59,14 +61,14 @@ func RunSuite(ctx context.Context, specs []Spec, newEnv func(Spec) (Env, func(),
 // first, then invalid, then unknown, else valid.
 func SuiteExitCode(results []SuiteResult) int {
 	if len(results) == 0 {
-		return ExitInternal
+		return harness.ExitInternal
 	}
-	worst := ExitValid
-	rank := map[int]int{ExitValid: 0, ExitUnknown: 1, ExitInvalid: 2, ExitInternal: 3, ExitBadArgs: 4}
+	worst := harness.ExitValid
+	rank := map[int]int{harness.ExitValid: 0, harness.ExitUnknown: 1, harness.ExitInvalid: 2, harness.ExitInternal: 3, harness.ExitBadArgs: 4}
 	for _, r := range results {
 		code := r.Outcome.ExitCode
-		if r.Err != nil && !errors.Is(r.Err, ErrInterrupted) && code == ExitValid {
-			code = ExitInternal
+		if r.Err != nil && !errors.Is(r.Err, harness.ErrInterrupted) && code == harness.ExitValid {
+			code = harness.ExitInternal
 		}
 		if rank[code] > rank[worst] {
 			worst = code
@@ -83,7 +85,7 @@ func PrintSummary(w io.Writer, results []SuiteResult) {
 	for _, r := range results {
 		o := r.Outcome
 		verdict := string(o.Results.Verdict)
-		if r.Err != nil && !errors.Is(r.Err, ErrInterrupted) {
+		if r.Err != nil && !errors.Is(r.Err, harness.ErrInterrupted) {
 			verdict = "error"
 		}
 		if verdict == "" {

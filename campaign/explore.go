@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/workloads"
 )
@@ -86,19 +87,19 @@ func (sp ExploreSpace) Validate() error {
 	sp = sp.withDefaults()
 	for _, w := range sp.Workloads {
 		if _, err := workloads.ByName(w); err != nil {
-			return Usagef("--workloads: %q: %v (choose from %s)", w, err, strings.Join(workloads.Names(), ", "))
+			return harness.Usagef("--workloads: %q: %v (choose from %s)", w, err, strings.Join(workloads.Names(), ", "))
 		}
 	}
 	for _, f := range sp.Faults {
 		if !slices.Contains(nemesis.Kinds, f) {
-			return Usagef("--nemeses: unknown fault %q (choose from %s)", f, strings.Join(nemesis.Kinds, ", "))
+			return harness.Usagef("--nemeses: unknown fault %q (choose from %s)", f, strings.Join(nemesis.Kinds, ", "))
 		}
 	}
 	if len(sp.Faults) > 16 {
-		return Usagef("--nemeses: at most 16 faults in the explore pool")
+		return harness.Usagef("--nemeses: at most 16 faults in the explore pool")
 	}
 	if sp.MinTimeLimit < time.Second || sp.MaxTimeLimit < sp.MinTimeLimit {
-		return Usagef("explore time limits %v-%v: need 1s <= min <= max", sp.MinTimeLimit, sp.MaxTimeLimit)
+		return harness.Usagef("explore time limits %v-%v: need 1s <= min <= max", sp.MinTimeLimit, sp.MaxTimeLimit)
 	}
 	return nil
 }
@@ -209,13 +210,13 @@ func (c ExploreConfig) Validate() error {
 // Name is the run's test name, the one `faultline test` gives the same
 // workload and faults (DefaultName, e.g. register-partition+kill), so a
 // replayed run lands next to the explored one in store/<name>/.
-func (c ExploreConfig) Name() string { return DefaultName(c.Workload, c.Nemesis) }
+func (c ExploreConfig) Name() string { return harness.DefaultName(c.Workload, c.Nemesis) }
 
 // Spec is the run of this configuration: base supplies what is not drawn
 // (concurrency, rate, ops per key, client and check timeouts, store). The
 // drawn node flags come after base.NodeFlags, so they win over a duplicate.
 // The base spec is not modified.
-func (c ExploreConfig) Spec(base Spec) Spec {
+func (c ExploreConfig) Spec(base harness.Spec) harness.Spec {
 	s := base
 	s.Name = c.Name()
 	s.Workload = c.Workload
