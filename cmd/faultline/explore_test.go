@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"math/rand"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/faultline/faultline/campaign"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/sut/kvnode"
 )
 
 // Bad nightly flags are refused before any image is built or container
@@ -37,4 +40,31 @@ func TestSuiteNightlyFlagUsageErrors(t *testing.T) {
 			assert.Contains(t, string(out), tt.wantErr)
 		})
 	}
+}
+
+// kvnode's explored runs carry a drawn node configuration its adapter
+// accepts; etcd, with no sampler, runs every explored configuration with
+// only the flags the user gave.
+func TestExploreDrawsNodeConfigThroughTheAdapter(t *testing.T) {
+	kv, etcd := storesUnderTest[kvnode.Name], storesUnderTest["etcd"]
+	require.NotNil(t, kv.sampleNode)
+	require.Nil(t, etcd.sampleNode)
+	space := campaign.DefaultExploreSpace()
+	space.SampleNode = kv.sampleNode
+	master := rand.New(rand.NewSource(7))
+	for i := range 20 {
+		c := campaign.DrawConfig(master, space, i, 0)
+		require.NoError(t, c.Validate())
+		cfg, err := kvnode.ParseConfig(c.NodeFlags)
+		require.NoError(t, err)
+		require.NoError(t, kvnode.ValidateSample(cfg), "config %d: %v", i, c.NodeFlags)
+		spec := c.Spec(harness.DefaultSpec())
+		require.NoError(t, kv.validateFlags(spec.NodeFlags))
+		assert.Contains(t, spec.Command(), "--node-flags=")
+	}
+	space.SampleNode = etcd.sampleNode
+	c := campaign.DrawConfig(master, space, 0, 0)
+	base := harness.DefaultSpec()
+	base.NodeFlags = []string{"--snapshot-count=1000"}
+	assert.Equal(t, []string{"--snapshot-count=1000"}, c.Spec(base).NodeFlags)
 }
