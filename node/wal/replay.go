@@ -167,6 +167,20 @@ func (s *replayState) termAt(index uint64) (uint64, bool) {
 	return s.log[index-s.log[0].Index].Term, true
 }
 
+// continues reports whether entries appended after a snapshot at (index,
+// term) would replay as following it: the log holds the snapshot's entry,
+// or starts right after it, or is empty and restarts after it (or after
+// nothing in particular, when a marker's log was deleted).
+func (s *replayState) continues(index, term uint64) bool {
+	if len(s.log) == 0 {
+		return s.base == 0 || s.base == index
+	}
+	if t, ok := s.termAt(index); ok {
+		return t == term
+	}
+	return s.firstIndex() == index+1
+}
+
 // firstIndex and lastIndex describe the replayed log (0, 0 when empty).
 func (s *replayState) firstIndex() uint64 {
 	if len(s.log) == 0 {

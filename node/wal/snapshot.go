@@ -175,6 +175,37 @@ func (w *WAL) chooseSnapshot(indexes []uint64, st *replayState) (*raft.Snapshot,
 		ErrCorrupt, damagedErr)
 }
 
+// appendMarker buffers the marker of type typ for a snapshot at (index,
+// term) in the active segment, to be made durable by the next sync.
+func (w *WAL) appendMarker(typ recordType, index, term uint64) error {
+	mark := appendSnapshotRecord(nil, typ, index, term)
+	if _, err := w.bw.Write(mark); err != nil {
+		return fmt.Errorf("write segment %s: %w", w.segmentPath(w.activeSeq), err)
+	}
+	w.activeBytes += int64(len(mark))
+	w.bytesWritten.Add(uint64(len(mark)))
+	w.dirty = true
+	return nil
+}
+
+// recordRestoreMarker writes and syncs a restore marker for snap, the
+// snapshot recovery chose, when the log alone does not continue it
+// (replayState.continues). That is the state a crash leaves after a
+// received snapshot's file became durable but before its marker did: the
+// log ends below the snapshot, or holds another entry at its index.
+// Recovery returns the snapshot and nothing after it either way, but the
+// entries appended next would follow the old log in the segment, and the
+// next replay would find a gap (and refuse to start) or keep the old entry
+// at the snapshot's index and so discard every entry after it,
+// acknowledged ones included. The marker, synced before anything is
+// appended, makes replay restart the log after the snapshot.
+func (w *WAL) recordRestoreMarker(snap raft.Snapshot) error {
+	if err := w.appendMarker(recordRestore, snap.Index, snap.Term); err != nil {
+		return err
+	}
+	return w.syncLocked()
+}
+
 // quarantine renames a damaged file out of the way, keeping it for a person
 // to inspect.
 func (w *WAL) quarantine(name string) {

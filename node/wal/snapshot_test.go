@@ -164,3 +164,59 @@ func TestSnapshotReadErrorIsNotDamage(t *testing.T) {
 	require.NotNil(t, rec.Snapshot)
 	assert.Equal(t, uint64(15), rec.Snapshot.Index, "once the disk reads again, the newest snapshot is used")
 }
+
+// installWithLostMarker installs s, then throws away the restore marker
+// InstallSnapshot wrote after the snapshot file: the state a crash leaves
+// between the snapshot file's directory fsync and the marker's fsync.
+func installWithLostMarker(t *testing.T, sim *disk.Sim, w *WAL, s raft.Snapshot) {
+	t.Helper()
+	segment := w.segmentPath(w.activeSeq)
+	info, err := sim.Stat(segment)
+	require.NoError(t, err)
+	require.NoError(t, w.InstallSnapshot(s))
+	require.NoError(t, w.Close())
+	f, err := sim.OpenFile(segment, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(info.Size()))
+	require.NoError(t, f.Sync())
+	require.NoError(t, f.Close())
+}
+
+// TestSnapshotWithLostMarkerThenAppends: a crash after a received
+// snapshot's file became durable but before its marker did. Recovery
+// starts from the snapshot; the entries appended after it must survive the
+// next restart too, whether the old log ended below the snapshot (the
+// appends would follow it with a gap) or held a different entry at its
+// index (replay would keep that entry and discard everything after it).
+func TestSnapshotWithLostMarkerThenAppends(t *testing.T) {
+	tests := []struct {
+		name string
+		snap raft.Snapshot
+	}{
+		{"log ends below the snapshot", raft.Snapshot{Index: 20, Term: 2, Data: []byte("at 20")}},
+		{"log holds another entry at the snapshot's index", raft.Snapshot{Index: 8, Term: 2, Data: []byte("at 8")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := disk.NewSim()
+			opts := Options{FS: sim}
+			w, _ := openWAL(t, "/data", opts)
+			appendSync(t, w, &raft.HardState{Term: 1}, makeEntries(1, 10, 1))
+			installWithLostMarker(t, sim, w, tt.snap)
+
+			w, rec := openWAL(t, "/data", opts)
+			require.NotNil(t, rec.Snapshot)
+			require.Equal(t, tt.snap.Index, rec.Snapshot.Index)
+			require.Empty(t, rec.Entries, "the old log does not continue the snapshot")
+			after := makeEntries(tt.snap.Index+1, tt.snap.Index+4, 2)
+			appendSync(t, w, &raft.HardState{Term: 2}, after)
+			require.NoError(t, w.Close())
+
+			w, rec = openWAL(t, "/data", opts)
+			defer w.Close()
+			require.NotNil(t, rec.Snapshot)
+			assert.Equal(t, tt.snap.Index, rec.Snapshot.Index)
+			assert.Equal(t, after, rec.Entries, "the entries acknowledged after the snapshot")
+		})
+	}
+}

@@ -199,6 +199,12 @@ func (w *WAL) recover() (Recovered, error) {
 	if err != nil {
 		return Recovered{}, err
 	}
+	// Asked before entriesAfter, which discards a log that disagrees.
+	lostMarker := snap != nil && !st.continues(snap.Index, snap.Term)
+	if lostMarker {
+		w.logger.Warn("wal: the log does not continue the snapshot it recovered from (a crash lost its marker); recording the marker",
+			"snapshot_index", snap.Index, "log_last_index", st.lastIndex())
+	}
 	var snapIndex, snapTerm uint64
 	if snap != nil {
 		snapIndex, snapTerm = snap.Index, snap.Term
@@ -231,6 +237,11 @@ func (w *WAL) recover() (Recovered, error) {
 	}
 	if err != nil {
 		return Recovered{}, err
+	}
+	if lostMarker {
+		if err := w.recordRestoreMarker(*snap); err != nil {
+			return Recovered{}, err
+		}
 	}
 	if w.opts.UnsafeSkipFsync {
 		if err := w.writeDurableMark(); err != nil {
@@ -427,13 +438,9 @@ func (w *WAL) saveSnapshot(s raft.Snapshot, typ recordType) error {
 		return w.fail(err)
 	}
 	w.snapshots = append(w.snapshots, s.Index)
-	mark := appendSnapshotRecord(nil, typ, s.Index, s.Term)
-	if _, err := w.bw.Write(mark); err != nil {
-		return w.fail(fmt.Errorf("write segment %s: %w", w.segmentPath(w.activeSeq), err))
+	if err := w.appendMarker(typ, s.Index, s.Term); err != nil {
+		return w.fail(err)
 	}
-	w.activeBytes += int64(len(mark))
-	w.bytesWritten.Add(uint64(len(mark)))
-	w.dirty = true
 	if err := w.syncLocked(); err != nil {
 		return err
 	}
