@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,6 +33,13 @@ type simNode struct {
 	// written holds, by index, the newest entry written at that index that
 	// is still in the log (acknowledged or not).
 	written map[uint64]raft.Entry
+	// replaced holds the entries a batch that is not yet acknowledged
+	// replaces: until its Sync returns, a crash may leave them in the log.
+	replaced map[uint64][]raft.Entry
+	// everWritten holds every entry ever written, to tell an entry that
+	// came back after an acknowledged batch replaced it from one that was
+	// never written.
+	everWritten map[entryKey]bool
 	// lastIndex is the index of the newest entry in the log.
 	lastIndex uint64
 	// synced: every entry up to it was acknowledged (its Sync returned nil).
@@ -55,7 +63,7 @@ func newSimNode(t *testing.T, seed int64, opts Options) *simNode {
 		opts.SegmentBytes = 4 << 10 // rollovers and segment deletions in every run
 	}
 	return &simNode{t: t, rng: rand.New(rand.NewSource(seed)), disk: sim, opts: opts,
-		clock: clock, written: map[uint64]raft.Entry{}}
+		clock: clock, written: map[uint64]raft.Entry{}, everWritten: map[entryKey]bool{}}
 }
 
 // open opens the WAL, checks what it recovered (verify) and carries on
@@ -92,7 +100,11 @@ func (n *simNode) verify(rec Recovered) error {
 		if e.Index != last+1 {
 			return fmt.Errorf("recovered entry %d follows %d", e.Index, last)
 		}
-		if want, ok := n.written[e.Index]; !ok || string(want.Data) != string(e.Data) || want.Term != e.Term {
+		switch {
+		case n.mayHold(e):
+		case n.everWritten[keyOf(e)]:
+			return fmt.Errorf("%w: entry %d of term %d is back, an acknowledged batch replaced it", errLostSynced, e.Index, e.Term)
+		default:
 			return fmt.Errorf("recovered entry %d (term %d) was never written", e.Index, e.Term)
 		}
 		last = e.Index
@@ -112,6 +124,24 @@ func (n *simNode) verify(rec Recovered) error {
 
 // adopt carries on from a recovery: what it holds is durable now, and the
 // next entry is appended after it.
+// entryKey identifies an entry by all it holds.
+type entryKey struct {
+	index, term uint64
+	data        string
+}
+
+func keyOf(e raft.Entry) entryKey { return entryKey{e.Index, e.Term, string(e.Data)} }
+
+// mayHold reports whether e may be in the log: it is the entry written at
+// its index, or one a batch not yet acknowledged replaces.
+func (n *simNode) mayHold(e raft.Entry) bool {
+	same := func(w raft.Entry) bool { return w.Term == e.Term && string(w.Data) == string(e.Data) }
+	if w, ok := n.written[e.Index]; ok && same(w) {
+		return true
+	}
+	return slices.ContainsFunc(n.replaced[e.Index], same)
+}
+
 func (n *simNode) adopt(rec Recovered) {
 	n.snapshot = 0
 	if rec.Snapshot != nil {
@@ -125,7 +155,7 @@ func (n *simNode) adopt(rec Recovered) {
 	for _, e := range rec.Entries {
 		written[e.Index] = e
 	}
-	n.written = written
+	n.written, n.replaced = written, nil
 	n.synced, n.syncedHS = n.lastIndex, rec.HardState
 	n.marked = &rec.Marked
 	n.term++
@@ -142,7 +172,12 @@ func (n *simNode) run(steps int) error {
 		n.clock.now = n.clock.now.Add(10 * time.Millisecond)
 		var err error
 		switch r := n.rng.Intn(100); {
+		case r < 75:
+			err = n.appendBatch()
 		case r < 85:
+			if n.lastIndex > n.snapshot {
+				n.replaceFrom(n.snapshot + 1 + uint64(n.rng.Int63n(int64(n.lastIndex-n.snapshot))))
+			}
 			err = n.appendBatch()
 		case r < 91:
 			err = n.saveSnapshot()
@@ -184,6 +219,7 @@ func (n *simNode) appendBatch() error {
 		n.rng.Read(data)
 		e := raft.Entry{Term: n.term, Index: n.lastIndex, Data: data}
 		n.written[e.Index] = e
+		n.everWritten[keyOf(e)] = true
 		entries = append(entries, e)
 	}
 	var hs *raft.HardState
@@ -196,11 +232,29 @@ func (n *simNode) appendBatch() error {
 	if err := n.w.Sync(); err != nil {
 		return err
 	}
-	n.synced = n.lastIndex
+	n.synced, n.replaced = n.lastIndex, nil
 	if hs != nil {
 		n.syncedHS = *hs
 	}
 	return nil
+}
+
+// replaceFrom makes the next batch replace the log from index on, as a
+// follower does when a new leader's log disagrees with its own: the
+// entries from index on were never committed, so they lose their
+// protection now, and until the batch is acknowledged a crash may leave
+// them or the batch's prefix.
+func (n *simNode) replaceFrom(index uint64) {
+	n.term++
+	if n.replaced == nil {
+		n.replaced = map[uint64][]raft.Entry{}
+	}
+	for i := index; i <= n.lastIndex; i++ {
+		n.replaced[i] = append(n.replaced[i], n.written[i])
+		delete(n.written, i)
+	}
+	n.lastIndex = index - 1
+	n.synced = min(n.synced, n.lastIndex)
 }
 
 func (n *simNode) saveSnapshot() error {
@@ -217,10 +271,20 @@ func (n *simNode) saveSnapshot() error {
 	return nil
 }
 
-// installSnapshot installs a snapshot from a leader ahead of the log: the
-// log restarts after it.
+// installSnapshot installs a snapshot from a leader: the log restarts after
+// it.
+//
+// Half the time the snapshot is behind the end of the log, at an index
+// where the log holds an entry of another term (the log diverged from the
+// leader's): the replication core then discards the whole log, so the
+// entries after the snapshot lose their protection.
 func (n *simNode) installSnapshot() error {
+	n.term++ // the leader's term, not the term of any entry in the log
 	index := n.lastIndex + 1 + uint64(n.rng.Intn(50))
+	if n.lastIndex > n.snapshot && n.rng.Intn(2) == 0 {
+		index = n.snapshot + 1 + uint64(n.rng.Int63n(int64(n.lastIndex-n.snapshot)))
+		n.synced = min(n.synced, index)
+	}
 	if err := n.w.InstallSnapshot(raft.Snapshot{Index: index, Term: n.term, Data: []byte(snapshotData(index))}); err != nil {
 		return err
 	}
