@@ -26,22 +26,34 @@ func FaultKinds() []string {
 	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss}
 }
 
-// nemesisLoop injects one random fault at a time during the main phase:
-// a quiet gap, then a fault that holds for a random time and is healed.
+// nemesisLoop is one lane of the nemesis during the main phase: a quiet
+// gap, then a random fault that holds for a random time and is healed, over
+// and over. Lanes run side by side (Config.FaultLanes), so faults of
+// different kinds overlap (a partition while a node restarts, a clock jump
+// on a leader that is then cut off); two faults of one kind never do.
 func (w *world) nemesisLoop() {
-	if len(w.cfg.Faults) == 0 {
-		return
-	}
 	gap := w.randDuration(w.cfg.FaultInterval/2, w.cfg.FaultInterval*3/2)
 	w.after(gap, func() {
 		if w.now >= w.cfg.Duration {
 			return
 		}
-		kind := w.cfg.Faults[w.rng.IntN(len(w.cfg.Faults))]
+		var idle []string
+		for _, kind := range w.cfg.Faults {
+			if !w.activeFaults[kind] {
+				idle = append(idle, kind)
+			}
+		}
+		if len(idle) == 0 {
+			w.nemesisLoop()
+			return
+		}
+		kind := idle[w.rng.IntN(len(idle))]
+		w.activeFaults[kind] = true
 		heal := w.startFault(kind)
 		hold := w.randDuration(w.cfg.FaultInterval/2, w.cfg.FaultInterval*2)
 		w.after(min(hold, w.cfg.Duration-w.now), func() {
 			heal()
+			w.activeFaults[kind] = false
 			w.nemesisLoop()
 		})
 	})

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"fmt"
 	"time"
 )
 
@@ -40,10 +41,20 @@ func (w *world) after(d time.Duration, run func()) {
 	heap.Push(&w.events, event{at: w.now + max(d, 0), seq: w.seq, run: run})
 }
 
+// maxEvents bounds the events of one run: a run of 30 simulated seconds
+// takes well under a million, so reaching it means the simulated world
+// stopped advancing (a livelock), which Run reports as an error instead of
+// running for ever.
+const maxEvents = 3_000_000
+
 // runUntil runs every event scheduled before end, in order, and leaves the
 // clock at end.
 func (w *world) runUntil(end time.Duration) {
 	for len(w.events) > 0 && w.events[0].at < end {
+		if w.seq > maxEvents {
+			w.fail(fmt.Errorf("more than %d events by simulated time %v: the simulation stopped advancing", maxEvents, w.now))
+			return
+		}
 		e := heap.Pop(&w.events).(event)
 		w.now = e.at
 		e.run()

@@ -51,6 +51,9 @@ type Config struct {
 	// and during faults (default 3 s).
 	Faults        []string
 	FaultInterval time.Duration
+	// FaultLanes is how many faults (of different kinds) may be active at
+	// once (default 2).
+	FaultLanes int
 	// Unsafe switches every node runs with (server.UnsafeNames).
 	Unsafe []string
 	// ReadMode is the nodes' read mode (default index).
@@ -83,6 +86,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Clients == 0 {
 		c.Clients = 10
+	}
+	if c.FaultLanes == 0 {
+		c.FaultLanes = 2
 	}
 	if c.Rate == 0 {
 		c.Rate = 100
@@ -129,21 +135,45 @@ type world struct {
 	nextProcess history.Process
 	leaders     []checker.LeaderSighting
 	seenLeader  map[checker.LeaderSighting]bool
-	err         error
-	log         *slog.Logger
+	// activeFaults are the fault kinds the nemesis holds now.
+	activeFaults map[string]bool
+	err          error
+	log          *slog.Logger
 }
 
 // finalReadAttempts bounds the attempts of one final read, as the harness.
 const finalReadAttempts = 5
 
+// validate checks what the defaults cannot fill in.
+func (c *Config) validate() error {
+	for _, name := range c.Unsafe {
+		if !slices.Contains(server.UnsafeNames(), name) {
+			return fmt.Errorf("unknown unsafe switch %q: use one of %v", name, server.UnsafeNames())
+		}
+	}
+	for _, kind := range c.Faults {
+		if !slices.Contains(FaultKinds(), kind) {
+			return fmt.Errorf("unknown fault kind %q: use one of %v", kind, FaultKinds())
+		}
+	}
+	if c.Nodes < 1 || c.Clients < 1 || c.Rate <= 0 || c.Duration <= 0 {
+		return fmt.Errorf("nodes (%d), clients (%d), rate (%v) and duration (%v) must be positive", c.Nodes, c.Clients, c.Rate, c.Duration)
+	}
+	return nil
+}
+
 // Run runs one simulated test and checks its history.
 func Run(cfg Config) (Result, error) {
 	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return Result{}, err
+	}
 	w := &world{
-		cfg:        cfg,
-		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
-		seenLeader: map[checker.LeaderSighting]bool{},
-		log:        cfg.Logger,
+		cfg:          cfg,
+		rng:          rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
+		seenLeader:   map[checker.LeaderSighting]bool{},
+		activeFaults: map[string]bool{},
+		log:          cfg.Logger,
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -168,7 +198,11 @@ func Run(cfg Config) (Result, error) {
 		c.next()
 	}
 	w.nextProcess = history.Process(cfg.Clients)
-	w.nemesisLoop()
+	if len(cfg.Faults) > 0 {
+		for range cfg.FaultLanes {
+			w.nemesisLoop()
+		}
+	}
 
 	w.runUntil(cfg.Duration)
 	// Let the ops in flight finish or time out, then heal and recover.
@@ -279,7 +313,7 @@ func (w *world) nodeConfig(id string) server.Config {
 		SegmentBytes:      1 << 20,
 		SnapshotEntries:   1000,
 		Unsafe:            unsafe,
-		Logger:            w.log.With("sim_time", w.now),
+		Logger:            w.log,
 		Clock:             baseClock{w},
 	}
 }

@@ -2,7 +2,7 @@ package sim
 
 import (
 	"bytes"
-	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,19 +119,43 @@ func TestSweepCatchesUnsafeSwitches(t *testing.T) {
 }
 
 // BenchmarkSimRun measures whole runs (5 nodes, 10 clients, 30 simulated
-// seconds, every fault kind, checked) per wall-clock minute.
+// seconds, every fault kind, checked) per wall-clock minute. A run is
+// single-threaded; runs of different seeds go in parallel, one per core, as
+// a sweep runs them.
 func BenchmarkSimRun(b *testing.B) {
-	var seed int64
+	var next atomic.Int64
 	start := time.Now()
-	for b.Loop() {
-		res, err := Run(Config{Seed: seed, Nodes: 5, Clients: 10, Duration: 30 * time.Second, Faults: FaultKinds()})
-		if err != nil {
-			b.Fatal(err)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			seed := next.Add(1)
+			res, err := Run(Config{Seed: seed, Nodes: 5, Clients: 10, Duration: 30 * time.Second, Faults: FaultKinds()})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if res.Results.Verdict != checker.Valid {
+				b.Errorf("seed %d: %s", seed, res.Results.Reason)
+			}
 		}
-		if res.Results.Verdict != checker.Valid {
-			b.Fatal(fmt.Sprintf("seed %d: %s", seed, res.Results.Reason))
-		}
-		seed++
-	}
+	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Minutes(), "runs/min")
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"unknown unsafe switch", Config{Unsafe: []string{"nope"}}, `unknown unsafe switch "nope"`},
+		{"unknown fault kind", Config{Faults: []string{"flood"}}, `unknown fault kind "flood"`},
+		{"negative duration", Config{Duration: -time.Second}, "must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Run(tt.cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
 }
