@@ -95,7 +95,21 @@ type UnsafeSet map[string]bool
 
 // ParseUnsafe parses a comma-separated list of switch names.
 func ParseUnsafe(s string) (UnsafeSet, error) {
+	names, err := ParseUnsafeList(s)
+	if err != nil {
+		return nil, err
+	}
 	set := UnsafeSet{}
+	for _, name := range names {
+		set[name] = true
+	}
+	return set, nil
+}
+
+// ParseUnsafeList splits a comma-separated list of switch names, keeping
+// their order, and refuses a name that is not one of the node's switches.
+func ParseUnsafeList(s string) ([]string, error) {
+	var names []string
 	for name := range strings.SplitSeq(s, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
@@ -104,9 +118,9 @@ func ParseUnsafe(s string) (UnsafeSet, error) {
 		if !slices.Contains(UnsafeNames(), name) {
 			return nil, fmt.Errorf("unknown unsafe switch %q: use one of %s", name, strings.Join(UnsafeNames(), ", "))
 		}
-		set[name] = true
+		names = append(names, name)
 	}
-	return set, nil
+	return names, nil
 }
 
 // On reports whether the switch name is on.

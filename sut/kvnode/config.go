@@ -2,7 +2,6 @@ package kvnode
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,7 +86,7 @@ var configFlags = []configFlag{
 		intParse(func(c *Config) *int { return &c.MaxInflightAppends })},
 	{"unsafe",
 		func(c *Config) (string, bool) { return strings.Join(c.Unsafe, ","), len(c.Unsafe) > 0 },
-		func(c *Config, v string) (err error) { c.Unsafe, err = parseUnsafe(v); return err }},
+		func(c *Config, v string) (err error) { c.Unsafe, err = server.ParseUnsafeList(v); return err }},
 }
 
 var errMustBePositive = fmt.Errorf("must be positive")
@@ -120,23 +119,6 @@ func intParse(field func(*Config) *int) func(*Config, string) error {
 		*field(c) = n
 		return err
 	}
-}
-
-// parseUnsafe splits an --unsafe value, keeping its order, and refuses a
-// name that is not one of the node's switches.
-func parseUnsafe(value string) ([]string, error) {
-	var names []string
-	for name := range strings.SplitSeq(value, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		if !slices.Contains(server.UnsafeNames(), name) {
-			return nil, fmt.Errorf("unknown unsafe switch %q: use one of %s", name, strings.Join(server.UnsafeNames(), ", "))
-		}
-		names = append(names, name)
-	}
-	return names, nil
 }
 
 // Flags renders the configuration as kvnode flags, one --name=value token
