@@ -230,10 +230,14 @@ func (r *Raft) handleLeaderResponse(m Message) {
 // A hint below the match index means the follower no longer holds entries it
 // acknowledged (the hint never falls below an index whose entry matches
 // ours): the match index is forgotten and the search starts from the hint,
-// whatever the rejected index was.
+// whatever the rejected index was. So does a rejection of the probe at or
+// below the match index: the follower's log may be as long as before, but
+// an older entry came back where it had acknowledged ours (a disk that lost
+// its writes), and probing the same index again would be rejected for ever.
 func (r *Raft) handleAppendRejected(m Message, pr *progress) {
 	switch {
-	case m.RejectHint < pr.match:
+	case m.RejectHint < pr.match,
+		pr.state != stateReplicate && m.Index == pr.next-1 && m.Index <= pr.match:
 		r.followerLostEntries(pr, m.RejectHint)
 	case pr.state == stateReplicate && m.Index <= pr.match,
 		pr.state != stateReplicate && m.Index != pr.next-1:

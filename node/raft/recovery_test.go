@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -195,4 +196,65 @@ func TestRecoveringFollowerWithPartialLogStaysRecovering(t *testing.T) {
 	require.NoError(t, r.Step(Message{Type: MsgHeartbeat, From: "n1", To: "n2", Term: 4, Commit: 4}))
 	r.Advance(r.Ready())
 	assert.False(t, r.Status().Recovering, "holds a committed entry of the leader's term")
+}
+
+// TestLeaderCatchesUpFollowerWhoseOldEntriesCameBack: f acknowledged the
+// new leader's entry at index k, then lost it in a crash that brought back
+// the older entry it had replaced (a disk that dropped writes: skip-fsync,
+// or a lost page cache). Its log is as long as before, so only a rejection
+// of the probe at the match index shows the loss. The leader used to probe
+// that index again and again (each rejection answered at once, for ever);
+// it must forget the match and find where the logs agree.
+func TestLeaderCatchesUpFollowerWhoseOldEntriesCameBack(t *testing.T) {
+	nw := newNetwork(t, 5, nil)
+	a := nw.elect()
+	nw.propose(a, "w")
+	nw.stabilize()
+	nw.heartbeat(a)
+
+	// Only f gets a's "x" at index k, and a never hears it back.
+	f := otherThan(nw.ids, a)
+	for _, other := range nw.ids {
+		if other != a && other != f {
+			nw.cutLink(a, other)
+		}
+	}
+	nw.cutLink(f, a)
+	k, oldTerm := nw.propose(a, "x")
+	nw.stabilize()
+	old := *nw.stores[f]
+	old.entries = slices.Clone(old.entries)
+	require.Equal(t, k, uint64(len(old.entries)), "f holds x")
+
+	// a is cut off; g wins with the two nodes that lack x and replaces x on f.
+	nw.isolate(a)
+	nw.cut[a][f], nw.cut[f][a] = true, true
+	g := otherThan(nw.ids, a, f)
+	nw.expireLease(nw.ids...)
+	nw.campaignUntilLeader(g)
+	require.Equal(t, Leader, nw.nodes[g].role)
+	nw.heartbeat(g)
+	gTerm, ok := nw.nodes[g].log.term(k)
+	require.True(t, ok)
+	require.Greater(t, gTerm, oldTerm)
+	require.GreaterOrEqual(t, nw.nodes[g].progress[f].match, k, "f acknowledged g's entry at k")
+
+	// f crashes and its disk comes back as it was before g's append.
+	nw.stores[f] = &old
+	nw.start(f)
+	nw.propose(g, "z")
+	nw.stabilize()
+	for range 3 {
+		nw.heartbeat(g)
+	}
+
+	leader, follower := nw.nodes[g], nw.nodes[f]
+	require.Equal(t, leader.log.lastIndex(), follower.log.lastIndex())
+	for i := k; i <= leader.log.lastIndex(); i++ {
+		lt, _ := leader.log.term(i)
+		ft, _ := follower.log.term(i)
+		assert.Equal(t, lt, ft, "term at index %d", i)
+	}
+	assert.Equal(t, leader.log.committed, follower.log.committed)
+	nw.requireSafe()
 }
