@@ -366,3 +366,7 @@ func spanOfElements(at map[int64]appendAt, elements []int64) (from, to int64, ke
 	sort.Strings(keys)
 	return from, to, keys
 }
+
+// StyleSheet is the CSS of every faultline page, for other pages (the
+// mutation campaign's) to look like a run report.
+func StyleSheet() template.CSS { return styleSheet }

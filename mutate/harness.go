@@ -1,0 +1,126 @@
+package mutate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sweep is the harness budget of one mutant for one workload: a fixed seed
+// range of simulated runs (the same for every mutant and for the correct
+// node, so their results compare) and a wall-time cap.
+type Sweep struct {
+	Workload string `json:"workload"`
+	// FirstSeed and LastSeed bound the seed range (inclusive).
+	FirstSeed int64 `json:"first_seed"`
+	LastSeed  int64 `json:"last_seed"`
+	// Budget caps the sweep's wall time (faultline sim --budget): seeds
+	// past it are not run.
+	Budget time.Duration `json:"budget_ns"`
+	// Workers are the simulated runs in parallel.
+	Workers int `json:"workers"`
+	// Nemesis is passed as --nemesis when set (default: every fault kind).
+	Nemesis string `json:"nemesis,omitempty"`
+}
+
+// Seeds is the range as faultline sim takes it: A-B.
+func (s Sweep) Seeds() string { return fmt.Sprintf("%d-%d", s.FirstSeed, s.LastSeed) }
+
+// args is the faultline command line of the sweep, writing into store.
+func (s Sweep) args(store string, stopAtFirst bool) []string {
+	args := []string{"sim", "--workload", s.Workload, "--seeds", s.Seeds(),
+		"--budget", s.Budget.String(), "--workers", strconv.Itoa(s.Workers),
+		"--store", store, "--keep", "failing"}
+	if s.Nemesis != "" {
+		args = append(args, "--nemesis", s.Nemesis)
+	}
+	if stopAtFirst {
+		args = append(args, "--stop-at-first")
+	}
+	return args
+}
+
+// hangGrace is how long past its budget a sweep may run (its last runs
+// finish, the checkers judge them) before it counts as hung: a simulated
+// run of the correct node takes well under a second of wall time.
+const hangGrace = time.Minute
+
+// HarnessRun is one sweep of one build.
+type HarnessRun struct {
+	Workload string `json:"workload"`
+	Seeds    string `json:"seeds"`
+	Command  string `json:"command"`
+	ExitCode int    `json:"exit_code"`
+	// Status is survived, unknown, or how the sweep caught the mutant
+	// (invalid, crash, timeout).
+	Status   string        `json:"status"`
+	Duration time.Duration `json:"duration_ns"`
+	Output   string        `json:"output,omitempty"`
+}
+
+// Caught reports whether the sweep caught its build.
+func (h HarnessRun) Caught() bool {
+	switch h.Status {
+	case CaughtInvalid, CaughtCrash, CaughtTimeout:
+		return true
+	}
+	return false
+}
+
+// errBadSweep is a sweep faultline sim refused (exit 254): the campaign's
+// arguments are wrong, not the mutant.
+var errBadSweep = errors.New("faultline sim refused the sweep's arguments")
+
+// runSweep runs bin's sweep and classifies the outcome by exit code: 0
+// every run valid, 1 a run invalid, 2 undecided, 254 bad arguments (an
+// error of the campaign), anything else (255, a signal, a panic) a crash;
+// past the budget and hangGrace the process is killed and the mutant hung.
+func runSweep(parent context.Context, bin, store string, s Sweep, stopAtFirst bool) (HarnessRun, error) {
+	args := s.args(store, stopAtFirst)
+	r := HarnessRun{Workload: s.Workload, Seeds: s.Seeds(), Command: "faultline " + strings.Join(args, " ")}
+	ctx, cancel := context.WithTimeout(parent, s.Budget+hangGrace)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	r.Duration = time.Since(start)
+	r.Output = tail(out.String(), outputTailBytes)
+	if err := parent.Err(); err != nil {
+		return r, err
+	}
+	if ctx.Err() != nil {
+		r.Status, r.ExitCode = CaughtTimeout, -1
+		return r, nil
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		r.Status = StatusSurvived
+	case errors.As(err, &exitErr):
+		r.ExitCode = exitErr.ExitCode()
+		switch r.ExitCode {
+		case 1:
+			r.Status = CaughtInvalid
+		case 2:
+			r.Status = HarnessUnknown
+		case 254:
+			return r, fmt.Errorf("%w: %s\n%s", errBadSweep, r.Command, r.Output)
+		default:
+			r.Status = CaughtCrash
+		}
+	default:
+		return r, fmt.Errorf("run %s: %w", bin, err)
+	}
+	return r, nil
+}
+
+// removeQuietly removes a mutant's binary after its sweeps.
+func removeQuietly(path string) { _ = os.Remove(path) }
