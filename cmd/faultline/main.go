@@ -109,6 +109,7 @@ func newRootCommand() *cobra.Command {
 	})
 	root.AddCommand(newTestCommand(), newSuiteCommand(), newCheckCommand(), newReportCommand(),
 		newServeCommand(), newCleanupCommand(), newImageCommand(), newBugsCommand())
+	root.AddCommand(newMutateCommand())
 	root.SetHelpCommand(newHelpCommand())
 	root.InitDefaultCompletionCmd()
 	rejectUnknownSubcommands(root)
