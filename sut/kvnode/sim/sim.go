@@ -46,6 +46,9 @@ type Config struct {
 	Rate float64
 	// OpsPerKey bounds each key's ops (default 100, as the harness).
 	OpsPerKey int
+	// Workload names the clients' workload (workloads.ByName): register
+	// (the default) or set.
+	Workload string
 	// Faults are the fault kinds the nemesis draws from (FaultKinds); none
 	// means a run without faults. FaultInterval is the mean time between
 	// and during faults (default 3 s).
@@ -96,6 +99,9 @@ func (c *Config) setDefaults() {
 	if c.OpsPerKey == 0 {
 		c.OpsPerKey = 100
 	}
+	if c.Workload == "" {
+		c.Workload = workloads.Register{}.Name()
+	}
 	if c.ReadMode == "" {
 		c.ReadMode = server.ReadIndex
 	}
@@ -129,6 +135,7 @@ type world struct {
 	net     *network
 	nodes   []*node
 	clients []*simClient
+	wl      workloads.Workload
 	gen     workloads.Generator
 	history history.History
 	// nextProcess numbers processes that replace retired ones.
@@ -137,6 +144,8 @@ type world struct {
 	seenLeader  map[checker.LeaderSighting]bool
 	// activeFaults are the fault kinds the nemesis holds now.
 	activeFaults map[string]bool
+	// leaderWatchers run at the next change of leader (noteLeaderChange).
+	leaderWatchers []func()
 	err          error
 	log          *slog.Logger
 }
@@ -146,6 +155,9 @@ const finalReadAttempts = 5
 
 // validate checks what the defaults cannot fill in.
 func (c *Config) validate() error {
+	if _, err := workloads.ByName(c.Workload); err != nil {
+		return err
+	}
 	for _, name := range c.Unsafe {
 		if !slices.Contains(server.UnsafeNames(), name) {
 			return fmt.Errorf("unknown unsafe switch %q: use one of %v", name, server.UnsafeNames())
@@ -179,8 +191,8 @@ func Run(cfg Config) (Result, error) {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	w.net = &network{w: w}
-	wl := workloads.Register{}
-	w.gen = wl.NewGenerator(w.rand1(), cfg.OpsPerKey)
+	wl, _ := workloads.ByName(cfg.Workload) // checked by validate
+	w.wl, w.gen = wl, wl.NewGenerator(w.rand1(), cfg.OpsPerKey)
 	for i := range cfg.Nodes {
 		n := &node{w: w, id: "n" + strconv.Itoa(i+1), fs: disk.NewSim()}
 		w.nodes = append(w.nodes, n)
@@ -342,6 +354,7 @@ func (w *world) sawLeader(id string, gen uint64) {
 	w.seenLeader[key] = true
 	key.FirstSeen = int64(w.now)
 	w.leaders = append(w.leaders, key)
+	w.noteLeaderChange()
 }
 
 // currentLeader is a running node that leads the highest generation, or "".

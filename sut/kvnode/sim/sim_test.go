@@ -24,21 +24,25 @@ func jsonl(t *testing.T, h history.History) []byte {
 
 // TestSameSeedSameHistory: a run is a pure function of its seed, faults
 // included: twice the same seed gives byte-identical history.jsonl, and
-// another seed gives another history.
+// another seed gives another history, for every workload.
 func TestSameSeedSameHistory(t *testing.T) {
-	cfg := Config{Seed: 7, Duration: 10 * time.Second, Faults: FaultKinds()}
-	first, err := Run(cfg)
-	require.NoError(t, err)
-	second, err := Run(cfg)
-	require.NoError(t, err)
-	require.Equal(t, jsonl(t, first.History), jsonl(t, second.History))
-	assert.Equal(t, first.Replicas, second.Replicas)
-	assert.Equal(t, first.Results.Verdict, second.Results.Verdict)
+	for _, workload := range []string{"register", "set"} {
+		t.Run(workload, func(t *testing.T) {
+			cfg := Config{Seed: 7, Duration: 10 * time.Second, Faults: FaultKinds(), Workload: workload}
+			first, err := Run(cfg)
+			require.NoError(t, err)
+			second, err := Run(cfg)
+			require.NoError(t, err)
+			require.Equal(t, jsonl(t, first.History), jsonl(t, second.History))
+			assert.Equal(t, first.Replicas, second.Replicas)
+			assert.Equal(t, first.Results.Verdict, second.Results.Verdict)
 
-	cfg.Seed = 8
-	other, err := Run(cfg)
-	require.NoError(t, err)
-	assert.NotEqual(t, jsonl(t, first.History), jsonl(t, other.History))
+			cfg.Seed = 8
+			other, err := Run(cfg)
+			require.NoError(t, err)
+			assert.NotEqual(t, jsonl(t, first.History), jsonl(t, other.History))
+		})
+	}
 }
 
 // TestRunShape: a run has client ops and final reads on every node, the
