@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -8,7 +9,6 @@ import (
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/node/client"
-	"github.com/faultline/faultline/node/disk"
 	"github.com/faultline/faultline/node/server"
 )
 
@@ -19,12 +19,33 @@ const (
 	FaultPause     = "pause"
 	FaultClock     = "clock"
 	FaultLoss      = "loss"
+	// FaultStepCrash stops a node's machine within its next few disk
+	// operations (disk.Sim.FreezeAfter) and cuts its power there: between a
+	// write and its fsync, right after a vote is durable and sent, right
+	// after an append is acknowledged. A kill from outside lands between
+	// steps at random; this one lands inside them. The node restarts soon.
+	FaultStepCrash = "step-crash"
 )
 
 // FaultKinds lists every fault kind the simulation can inject.
 func FaultKinds() []string {
-	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss}
+	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultStepCrash}
 }
+
+// maxStepCrashOps bounds the disk operations a step-crash lets a node make
+// before its machine stops: a loop iteration that persists makes a few
+// (write, fsync, a segment's rollover or a snapshot a few more), so the
+// stop falls within the next handful of steps, wherever they are.
+const maxStepCrashOps = 24
+
+// Restart delays: a crashed node comes back after a delay drawn between
+// these on a log scale, so a restart within milliseconds (a supervisor
+// restarting a crashed process, before its peers noticed) is as likely as
+// one after a second.
+const (
+	minRestartDelay = time.Millisecond
+	maxRestartDelay = time.Second
+)
 
 // nemesisLoop is one lane of the nemesis during the main phase: a quiet
 // gap, then a random fault that holds for a random time and is healed, over
@@ -49,44 +70,148 @@ func (w *world) nemesisLoop() {
 		}
 		kind := idle[w.rng.IntN(len(idle))]
 		w.activeFaults[kind] = true
-		heal := w.startFault(kind)
 		hold := w.randDuration(w.cfg.FaultInterval/2, w.cfg.FaultInterval*2)
-		w.after(min(hold, w.cfg.Duration-w.now), func() {
-			heal()
-			w.activeFaults[kind] = false
-			w.nemesisLoop()
-		})
+		start := func() {
+			heal := w.startFault(kind, hold)
+			w.after(min(hold, max(w.cfg.Duration-w.now, 0)), func() {
+				heal()
+				w.activeFaults[kind] = false
+				w.nemesisLoop()
+			})
+		}
+		if w.rng.IntN(2) == 0 {
+			start()
+			return
+		}
+		// Half of the faults wait for the next change of leader and strike
+		// within a few message delays of it: while the new leader's first
+		// appends are in flight, its voters have just voted, and the old
+		// leader may still hold writes nobody else has.
+		w.atNextLeaderChange(w.cfg.FaultInterval, w.randDuration(0, 4*w.cfg.MaxDelay), start)
 	})
+}
+
+// atNextLeaderChange runs fn delay after the next leadership the world
+// sees (a node leading a generation for the first time), or after wait if
+// none comes by then.
+func (w *world) atNextLeaderChange(wait, delay time.Duration, fn func()) {
+	done := false
+	once := func() {
+		if !done {
+			done = true
+			fn()
+		}
+	}
+	w.leaderWatchers = append(w.leaderWatchers, func() { w.after(delay, once) })
+	w.after(wait, once)
+}
+
+// noteLeaderChange wakes the faults waiting for a change of leader. It runs
+// inside a node's loop iteration, so they start in events of their own.
+func (w *world) noteLeaderChange() {
+	watchers := w.leaderWatchers
+	w.leaderWatchers = nil
+	for _, fn := range watchers {
+		fn()
+	}
+}
+
+// formerLeader is the node that led before the latest leader the world
+// saw, or "": it may still believe it leads, and hold writes nobody else
+// has.
+func (w *world) formerLeader() string {
+	if len(w.leaders) == 0 {
+		return ""
+	}
+	latest := w.leaders[len(w.leaders)-1].Node
+	for i := len(w.leaders) - 2; i >= 0; i-- {
+		if w.leaders[i].Node != latest {
+			return w.leaders[i].Node
+		}
+	}
+	return ""
 }
 
 // startFault applies one fault of kind, records its start and returns the
 // function that heals it and records the stop.
-func (w *world) startFault(kind string) (heal func()) {
+func (w *world) startFault(kind string, hold time.Duration) (heal func()) {
 	f := history.Fault{Kind: kind, Params: map[string]string{}}
 	var undo func()
 	switch kind {
 	case FaultPartition:
-		shapes := nemesis.PartitionShapes(len(w.nodes))
-		f.Shape = shapes[w.rng.IntN(len(shapes))]
-		f.Grudge = w.grudgeOf(f.Shape)
-		w.net.grudge = f.Grudge
-		undo = func() { w.net.grudge = nil }
+		w.drawPartition(&f)
+		// Half of the partitions change shape at every change of leader
+		// while they hold, as a network that keeps failing does: a leader
+		// cut off, then the one elected in its place cut off while the old
+		// one, which may not yet know it was replaced, is let back in.
+		ended := false
+		if w.rng.IntN(2) == 0 {
+			f.Params["redrawn_at_leader_change"] = "true"
+			var redraw func()
+			redraw = func() {
+				w.atNextLeaderChange(hold, w.randDuration(0, 4*w.cfg.MaxDelay), func() {
+					if ended {
+						return
+					}
+					w.recordNemesis(history.FStop, f)
+					f = history.Fault{Kind: kind, Params: map[string]string{"redrawn_at_leader_change": "true"}}
+					w.drawPartition(&f)
+					w.recordNemesis(history.FStart, f)
+					redraw()
+				})
+			}
+			redraw()
+		}
+		undo = func() {
+			ended = true
+			w.net.grudge = nil
+		}
 	case FaultKill:
 		targets := w.targets(&f)
 		// Half of the kills are power cuts: the disk loses what was not
 		// fsynced, and the last writes may be torn.
 		powerCut := w.rng.IntN(2) == 0
 		f.Params["power_cut"] = strconv.FormatBool(powerCut)
+		// The killed nodes come back after a drawn delay, often long before
+		// the fault ends; a third of the kills then crash them again after a
+		// drawn time up, and again, until it ends (a crash loop).
+		loop := w.rng.IntN(3) == 0
+		f.Params["crash_loop"] = strconv.FormatBool(loop)
+		down := w.logDuration(minRestartDelay, max(hold, minRestartDelay))
+		f.Params["restart_after_ms"] = strconv.FormatInt(down.Milliseconds(), 10)
 		var dropped int64
+		ended := false
 		for _, n := range targets {
-			n.crash()
-			if powerCut {
-				dropped += n.fs.Crash(w.rand1(), disk.CrashOptions{TornWrites: true}).DroppedBytes
-			}
+			dropped += w.kill(n, powerCut)
+			w.crashLoop(n, down, powerCut, loop, &ended)
 		}
 		f.Params["dropped_bytes"] = strconv.FormatInt(dropped, 10)
 		undo = func() {
+			ended = true
 			for _, n := range targets {
+				w.restart(n)
+			}
+		}
+	case FaultStepCrash:
+		// One machine at a time: the fault is about where inside its own
+		// steps a machine stops. (Several machines cut at once are the
+		// kill fault's power cuts.)
+		targets := w.targets(&f, nemesis.TargetOne, nemesis.TargetLeader, nemesis.TargetLeader, TargetFormerLeader)
+		ops := w.rng.IntN(maxStepCrashOps + 1)
+		f.Params["after_ops"] = strconv.Itoa(ops)
+		for _, n := range targets {
+			if n.up() && !n.freezeArmed {
+				n.fs.FreezeAfter(ops)
+				n.freezeArmed = true
+			}
+		}
+		undo = func() {
+			// A node that made too few disk operations to stop loses its
+			// power now.
+			for _, n := range targets {
+				if n.freezeArmed {
+					n.powerCut()
+				}
 				w.restart(n)
 			}
 		}
@@ -95,13 +220,27 @@ func (w *world) startFault(kind string) (heal func()) {
 		for _, n := range targets {
 			n.paused = n.up()
 		}
-		undo = func() {
-			for _, n := range targets {
-				n.resume()
+		// A stall lasts from milliseconds (a long GC pause, a slow disk) to
+		// the whole fault, drawn on a log scale: a paused leader that
+		// resumes within one or two election timeouts may not yet know it
+		// was replaced.
+		stall := w.logDuration(10*time.Millisecond, max(hold, 10*time.Millisecond))
+		f.Params["stall_ms"] = strconv.FormatInt(stall.Milliseconds(), 10)
+		incarnations := make([]int, len(targets))
+		for i, n := range targets {
+			incarnations[i] = n.incarnation
+		}
+		resume := func() {
+			for i, n := range targets {
+				if n.incarnation == incarnations[i] {
+					n.resume()
+				}
 			}
 		}
+		w.after(stall, resume)
+		undo = resume
 	case FaultClock:
-		n := w.nodes[w.rng.IntN(len(w.nodes))]
+		n := w.clockTarget(&f)
 		f.Targets = []string{n.id}
 		cmd := w.clockCommand()
 		f.Action = cmd.Action
@@ -121,19 +260,34 @@ func (w *world) startFault(kind string) (heal func()) {
 	}
 }
 
-// targets picks the nodes a kill or pause hits, with the nemesis's
-// process shapes: one node, the leader, a minority, a majority or all.
-func (w *world) targets(f *history.Fault) []*node {
-	shapes := []string{nemesis.TargetOne, nemesis.TargetLeader, nemesis.TargetLeader,
-		nemesis.TargetMinority, nemesis.TargetMajority, nemesis.TargetAll}
+// TargetFormerLeader is the sim's process shape for the node that led
+// before the current leader (see formerLeader).
+const TargetFormerLeader = "former-leader"
+
+// processShapes are the shapes a kill or pause draws from: the nemesis's
+// process shapes (one node, the leader, a minority, a majority or all) and
+// the former leader.
+var processShapes = []string{nemesis.TargetOne, nemesis.TargetLeader, nemesis.TargetLeader, TargetFormerLeader,
+	nemesis.TargetMinority, nemesis.TargetMajority, nemesis.TargetAll}
+
+// targets picks the nodes a fault hits, with a shape drawn from shapes
+// (processShapes if none).
+func (w *world) targets(f *history.Fault, shapes ...string) []*node {
+	if len(shapes) == 0 {
+		shapes = processShapes
+	}
 	f.Shape = shapes[w.rng.IntN(len(shapes))]
 	order := slices.Clone(w.nodes)
 	w.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	var targets []*node
 	switch f.Shape {
-	case nemesis.TargetLeader:
-		if leader := w.currentLeader(); leader != "" {
-			targets = []*node{w.node(leader)}
+	case nemesis.TargetLeader, TargetFormerLeader:
+		id := w.currentLeader()
+		if f.Shape == TargetFormerLeader {
+			id = w.formerLeader()
+		}
+		if id != "" {
+			targets = []*node{w.node(id)}
 		} else {
 			f.Shape, targets = nemesis.TargetOne, order[:1]
 		}
@@ -151,6 +305,19 @@ func (w *world) targets(f *history.Fault) []*node {
 	}
 	slices.Sort(f.Targets)
 	return targets
+}
+
+// drawPartition draws a partition shape and puts it in place. Cutting the
+// leader off is drawn twice as often as each other shape: it is the cut
+// that makes a cluster change leaders.
+func (w *world) drawPartition(f *history.Fault) {
+	shapes := append(nemesis.PartitionShapes(len(w.nodes)), nemesis.ShapeLeader)
+	f.Shape = shapes[w.rng.IntN(len(shapes))]
+	f.Grudge = w.grudgeOf(f.Shape)
+	if f.Shape == nemesis.ShapeLeader {
+		f.Targets = []string{w.currentLeader()}
+	}
+	w.net.grudge = f.Grudge
 }
 
 // grudgeOf builds a partition of the named shape with the nemesis's own
@@ -178,12 +345,33 @@ func (w *world) grudgeOf(shape string) map[string][]string {
 	}
 }
 
-// clockCommand draws a clock fault: a jump of up to ±10 s, a strobe, or a
-// rate change of the node's skewable (wall) clock.
+// clockTarget picks the node whose clock a clock fault skews: the leader
+// (whose clock decides how long it serves reads on its own) for half of
+// them, the former leader or any node for the others.
+func (w *world) clockTarget(f *history.Fault) *node {
+	f.Shape = nemesis.TargetOne
+	switch w.rng.IntN(4) {
+	case 0, 1:
+		if id := w.currentLeader(); id != "" {
+			f.Shape = nemesis.TargetLeader
+			return w.node(id)
+		}
+	case 2:
+		if id := w.formerLeader(); id != "" {
+			f.Shape = TargetFormerLeader
+			return w.node(id)
+		}
+	}
+	return w.nodes[w.rng.IntN(len(w.nodes))]
+}
+
+// clockCommand draws a clock fault: a jump of up to ±60 s (mostly within
+// ±10 s), a strobe, or a rate change of the node's skewable (wall) clock.
 func (w *world) clockCommand() client.ClockCommand {
 	switch w.rng.IntN(3) {
 	case 0:
-		return client.ClockCommand{Action: client.ClockBump, OffsetMillis: w.rng.Int64N(20_001) - 10_000}
+		bound := []int64{10_000, 60_000}[w.rng.IntN(2)]
+		return client.ClockCommand{Action: client.ClockBump, OffsetMillis: w.rng.Int64N(2*bound+1) - bound}
 	case 1:
 		return client.ClockCommand{Action: client.ClockStrobe, DeltaMillis: w.rng.Int64N(2001) - 1000,
 			PeriodMillis: 10 + w.rng.Int64N(90), DurationMillis: 1000 + w.rng.Int64N(4000)}
@@ -215,6 +403,48 @@ func (w *world) healAll() {
 	}
 }
 
+// kill crashes n's process, and its machine too on a power cut (or when a
+// step-crash armed its disk); it returns the bytes the disk lost.
+func (w *world) kill(n *node, powerCut bool) int64 {
+	if powerCut || n.freezeArmed {
+		return n.powerCut()
+	}
+	n.crash()
+	return 0
+}
+
+// crashLoop restarts n after down, and, in a loop, crashes it again after
+// a drawn time up and restarts it after down, until *ended.
+func (w *world) crashLoop(n *node, down time.Duration, powerCut, loop bool, ended *bool) {
+	w.after(down, func() {
+		if *ended {
+			return
+		}
+		w.restart(n)
+		if !loop {
+			return
+		}
+		w.after(w.logDuration(minRestartDelay, maxRestartDelay), func() {
+			if *ended || !n.up() {
+				return
+			}
+			w.kill(n, powerCut)
+			w.crashLoop(n, down, powerCut, loop, ended)
+		})
+	})
+}
+
+// restartSoon restarts n, which crashed on its own, after a drawn delay,
+// unless something else restarted it first.
+func (w *world) restartSoon(n *node) {
+	inc := n.incarnation
+	w.after(w.logDuration(minRestartDelay, maxRestartDelay), func() {
+		if n.incarnation == inc {
+			w.restart(n)
+		}
+	})
+}
+
 // restart starts a node that is down from its disk.
 func (w *world) restart(n *node) {
 	if n.up() {
@@ -230,6 +460,14 @@ func (w *world) recordNemesis(f string, fault history.Fault) {
 	w.record(history.Op{Type: history.Invoke, Process: history.NemesisProcess, F: f, Fault: &ref})
 	done := fault
 	w.record(history.Op{Type: history.OK, Process: history.NemesisProcess, F: f, Fault: &done})
+}
+
+// logDuration draws a duration in [lo, hi] uniformly on a log scale.
+func (w *world) logDuration(lo, hi time.Duration) time.Duration {
+	if hi <= lo || lo <= 0 {
+		return lo
+	}
+	return time.Duration(float64(lo) * math.Exp(w.rng.Float64()*math.Log(float64(hi)/float64(lo))))
 }
 
 // randDuration draws a duration in [lo, hi).

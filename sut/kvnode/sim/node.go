@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -28,6 +29,10 @@ type node struct {
 	backlog []func()
 	// pending are the requests the update loop holds, in arrival order.
 	pending []*pendingRequest
+	// freezeArmed: a step-crash fault armed the disk to stop the machine
+	// within its next operations (disk.Sim.FreezeAfter); the next crash of
+	// any kind is then a power cut, which disarms it.
+	freezeArmed bool
 }
 
 // pendingRequest is a request handed to the node's update loop; reply gets
@@ -91,6 +96,14 @@ func (n *node) crash() {
 	n.pending = nil
 }
 
+// powerCut crashes the process and the machine: the disk loses what was
+// not fsynced, and the last writes may be torn. It returns the bytes lost.
+func (n *node) powerCut() int64 {
+	n.crash()
+	n.freezeArmed = false
+	return n.fs.Crash(n.w.rand1(), disk.CrashOptions{TornWrites: true}).DroppedBytes
+}
+
 // up reports whether the process runs (paused or not).
 func (n *node) up() bool { return n.srv != nil }
 
@@ -132,12 +145,27 @@ func (n *node) resume() {
 func (n *node) process() {
 	if err := n.srv.Process(); err != nil {
 		n.w.logf("%s stopped: %v", n.id, err)
+		if errors.Is(err, disk.ErrFrozen) {
+			// The machine stopped inside a step (a step-crash fault): the
+			// power goes, and it comes back after a short while. Answers
+			// the loop gave before it stopped were already on their way
+			// (a handler answers as soon as the loop hands it a result).
+			n.answer()
+			n.powerCut()
+			n.w.restartSoon(n)
+			return
+		}
 		n.crash()
 		return
 	}
 	if gen, ok := n.srv.Leading(); ok {
 		n.w.sawLeader(n.id, gen)
 	}
+	n.answer()
+}
+
+// answer hands every answer the loop gave to its requester.
+func (n *node) answer() {
 	kept := n.pending[:0]
 	for _, pr := range n.pending {
 		if pr.done {

@@ -146,8 +146,8 @@ type world struct {
 	activeFaults map[string]bool
 	// leaderWatchers run at the next change of leader (noteLeaderChange).
 	leaderWatchers []func()
-	err          error
-	log          *slog.Logger
+	err            error
+	log            *slog.Logger
 }
 
 // finalReadAttempts bounds the attempts of one final read, as the harness.
