@@ -1,13 +1,13 @@
 package mutate
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/rundir"
 )
 
 // Summary sums a campaign up.
@@ -135,48 +135,29 @@ const (
 
 // Write writes the campaign's files into dir, each atomically.
 func Write(dir string, c *Campaign) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode campaign: %w", err)
-	}
-	if err := writeAtomic(filepath.Join(dir, MutantsFile), b); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(dir, MutantsFile), c); err != nil {
 		return err
 	}
-	b, err = json.MarshalIndent(c.Summary, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode summary: %w", err)
-	}
-	if err := writeAtomic(filepath.Join(dir, SummaryFile), b); err != nil {
+	if err := rundir.WriteJSON(filepath.Join(dir, SummaryFile), c.Summary); err != nil {
 		return err
 	}
 	var text strings.Builder
 	PrintSummary(&text, c)
-	if err := writeAtomic(filepath.Join(dir, TextFile), []byte(text.String())); err != nil {
+	if err := rundir.WriteFile(filepath.Join(dir, TextFile), []byte(text.String())); err != nil {
 		return err
 	}
 	page, err := renderReport(c)
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, ReportFile), page); err != nil {
+	if err := rundir.WriteFile(filepath.Join(dir, ReportFile), page); err != nil {
 		return err
 	}
 	junit, err := renderJUnit(c)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, JUnitFile), junit)
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return rundir.WriteFile(filepath.Join(dir, JUnitFile), junit)
 }
 
 // PrintSummary writes the campaign's figures and its survivors as text.
