@@ -119,6 +119,8 @@ func (c *Config) setDefaults() {
 
 // Result is what one run produced.
 type Result struct {
+	// Config is the run's configuration with every default filled in.
+	Config   Config
 	History  history.History
 	Replicas []checker.ReplicaState
 	Leaders  []checker.LeaderSighting
@@ -226,7 +228,7 @@ func Run(cfg Config) (Result, error) {
 	if w.err != nil {
 		return Result{}, w.err
 	}
-	res := Result{History: w.history, Replicas: replicas, Leaders: w.leaders}
+	res := Result{Config: cfg, History: w.history, Replicas: replicas, Leaders: w.leaders}
 	checkers := append(slices.Clone(wl.Checkers()), checker.Leaders{})
 	res.Results = checker.Run(context.Background(), checker.Input{
 		History: w.history, Replicas: replicas, Leaders: w.leaders, CheckTimeout: cfg.CheckTimeout,
