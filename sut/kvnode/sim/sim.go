@@ -191,6 +191,8 @@ func Run(cfg Config) (Result, error) {
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
+	} else {
+		w.log = slog.New(simTimeHandler{w.log.Handler(), w})
 	}
 	w.net = &network{w: w}
 	wl, _ := workloads.ByName(cfg.Workload) // checked by validate
