@@ -274,7 +274,7 @@ func runMain(ctx context.Context, spec Spec, env Env, log *slog.Logger, wl workl
 			}
 		}()
 	}
-	p := &progress{out: progressOut, tty: isTerminalWriter(progressOut), total: spec.TimeLimit, counts: counts}
+	p := &progress{out: progressOut, tty: IsTerminal(progressOut), total: spec.TimeLimit, counts: counts}
 	if nem != nil {
 		p.fault = nem.Active
 	}
@@ -287,7 +287,9 @@ func runMain(ctx context.Context, spec Spec, env Env, log *slog.Logger, wl workl
 	return ctx.Err() != nil
 }
 
-func isTerminalWriter(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal, where progress lines are
+// rewritten in place rather than printed one after another.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isTerminal(f)
 }

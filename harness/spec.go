@@ -107,8 +107,13 @@ func (s *Spec) Validate() error {
 	if s.Name == "" {
 		s.Name = DefaultName(s.Workload, s.Nemesis)
 	}
-	if !testNameRE.MatchString(s.Name) {
-		return Usagef("--name %q: use letters, digits, '.', '_', '+' and '-' only", s.Name)
+	return ValidateName(s.Name)
+}
+
+// ValidateName refuses a test name that cannot be a store directory.
+func ValidateName(name string) error {
+	if !testNameRE.MatchString(name) {
+		return Usagef("--name %q: use letters, digits, '.', '_', '+' and '-' only", name)
 	}
 	return nil
 }

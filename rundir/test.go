@@ -44,10 +44,24 @@ type TestRecord struct {
 	// TimingsMillis are phase durations in milliseconds, filled as the run
 	// goes.
 	TimingsMillis map[string]int64 `json:"timings_ms,omitempty"`
+	// Backend is how the store ran: "" (BackendDocker) in containers,
+	// BackendSim in the deterministic simulation, where every time in the
+	// history is simulated.
+	Backend string `json:"backend,omitempty"`
 	// ImportedFrom is set when faultline did not record the history itself
 	// (faultline check of a history file).
 	ImportedFrom *ImportSource `json:"imported_from,omitempty"`
 }
+
+// Backends of a run (TestRecord.Backend).
+const (
+	BackendDocker = ""
+	BackendSim    = "sim"
+)
+
+// Simulated reports whether the run was simulated: its times are simulated
+// time, not wall-clock time.
+func (t TestRecord) Simulated() bool { return t.Backend == BackendSim }
 
 // ImportSource is where a history faultline did not record came from, and
 // what reading it changed.

@@ -109,7 +109,7 @@ func newRootCommand() *cobra.Command {
 	})
 	root.AddCommand(newTestCommand(), newSuiteCommand(), newCheckCommand(), newReportCommand(),
 		newServeCommand(), newCleanupCommand(), newImageCommand(), newBugsCommand())
-	root.AddCommand(newMutateCommand())
+	root.AddCommand(newMutateCommand(), newSimCommand())
 	root.SetHelpCommand(newHelpCommand())
 	root.InitDefaultCompletionCmd()
 	rejectUnknownSubcommands(root)
