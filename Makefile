@@ -26,7 +26,7 @@ export CGO_ENABLED := 0
 
 SEED_FLAG := $(if $(SEED),--seed $(SEED),)
 
-.PHONY: build image test test-jepsen bugs vet clean cleanup
+.PHONY: build image test test-jepsen bugs vet clean cleanup sim
 
 build:
 	$(GO) build -trimpath -o $(BIN)/faultline ./cmd/faultline
@@ -96,3 +96,14 @@ BUGS_QUICK_TIME ?= 45s
 .PHONY: bugs-quick
 bugs-quick: build
 	$(BIN)/faultline bugs --bugs $(BUGS_QUICK) --runs 1 --time-limit $(BUGS_QUICK_TIME) --store $(STORE) $(SEED_FLAG)
+
+# Deterministic simulation: kvnode's own code under a simulated network, clock
+# and disk, one process, no Docker. Sweeps SIM_SEEDS with every fault kind,
+# within SIM_BUDGET of wall time; failing seeds keep a run directory and print
+# the line that replays them. SIM_FLAGS adds flags, e.g. SIM_FLAGS=--unsafe=skip-fsync.
+SIM_SEEDS  ?= 1-10000
+SIM_BUDGET ?= 10m
+SIM_FLAGS  ?=
+
+sim: build
+	$(BIN)/faultline sim --seeds $(SIM_SEEDS) --budget $(SIM_BUDGET) --store $(STORE) $(SIM_FLAGS)
