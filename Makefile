@@ -98,12 +98,27 @@ bugs-quick: build
 	$(BIN)/faultline bugs --bugs $(BUGS_QUICK) --runs 1 --time-limit $(BUGS_QUICK_TIME) --store $(STORE) $(SEED_FLAG)
 
 # Deterministic simulation: kvnode's own code under a simulated network, clock
-# and disk, one process, no Docker. Sweeps SIM_SEEDS with every fault kind,
-# within SIM_BUDGET of wall time; failing seeds keep a run directory and print
-# the line that replays them. SIM_FLAGS adds flags, e.g. SIM_FLAGS=--unsafe=skip-fsync.
+# and disk, one process, no Docker. Sweeps SIM_SEEDS (empty: random seeds) with
+# every fault kind, within SIM_BUDGET of wall time; failing seeds keep a run
+# directory and print the line that replays them. SIM_FLAGS adds flags, e.g.
+# SIM_FLAGS=--unsafe=skip-fsync.
 SIM_SEEDS  ?= 1-10000
 SIM_BUDGET ?= 10m
 SIM_FLAGS  ?=
 
 sim: build
-	$(BIN)/faultline sim --seeds $(SIM_SEEDS) --budget $(SIM_BUDGET) --store $(STORE) $(SIM_FLAGS)
+	$(BIN)/faultline sim $(if $(SIM_SEEDS),--seeds $(SIM_SEEDS),) --budget $(SIM_BUDGET) --store $(STORE) $(SIM_FLAGS)
+
+# The mutation campaign: MUTANTS mutants of node/raft and node/kv (drawn in an
+# order seeded by MUTATE_SEED), each built, unit-tested and swept in the
+# simulation; the score is the share the sweeps catch. Exits 1 when the score
+# is below MIN_SCORE (the nightly job runs a sample with a new seed each night).
+MUTANTS       ?= 50
+MUTATE_SEED   ?= 1
+MUTATE_BUDGET ?= 20s
+MIN_SCORE     ?= 0
+
+.PHONY: mutate
+mutate: build
+	$(BIN)/faultline mutate --packages node/raft,node/kv --max-mutants $(MUTANTS) --seed $(MUTATE_SEED) \
+		--budget-per-mutant $(MUTATE_BUDGET) --store $(STORE) --min-score $(MIN_SCORE)
