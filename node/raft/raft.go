@@ -73,6 +73,17 @@ func New(cfg Config, restored Restore) (*Raft, error) {
 		}
 		log.entries = append(log.entries, e)
 	}
+	// durable is the hard state on disk; the first Ready persists any
+	// change made to it here before anything is sent.
+	durable := hs
+	if log.lastTerm() > hs.Term && restored.Recovering {
+		// The tail that held the hard state was cut off while the
+		// snapshot, a file of its own, survived (a torn tail that reached
+		// the start of the newest segment): the node was in at least the
+		// snapshot's term. The vote it cast there is lost, which recovery
+		// allows for: it grants none until a leader has caught it up.
+		hs.Term, hs.Vote = log.lastTerm(), ""
+	}
 	if log.lastTerm() > hs.Term {
 		return nil, fmt.Errorf("restore: last entry term %d above the persisted term %d", log.lastTerm(), hs.Term)
 	}
@@ -97,7 +108,7 @@ func New(cfg Config, restored Restore) (*Raft, error) {
 		term:          hs.Term,
 		vote:          hs.Vote,
 		log:           log,
-		prevHardState: hs,
+		prevHardState: durable,
 		recovering:    restored.Recovering,
 	}
 	r.prevHardState.Commit = log.committed

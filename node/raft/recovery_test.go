@@ -258,3 +258,61 @@ func TestLeaderCatchesUpFollowerWhoseOldEntriesCameBack(t *testing.T) {
 	assert.Equal(t, leader.log.committed, follower.log.committed)
 	nw.requireSafe()
 }
+
+// TestRecoveringNodeWhoseHardStateWasCutOffRejoins: a torn tail that
+// reached the start of the newest WAL segment takes the hard state with it
+// while the snapshot, a file of its own, survives. The node restarts in the
+// snapshot's term (made durable before it speaks), grants no vote, and a
+// leader catches it up. Without Restore.Recovering the same storage is
+// refused: a term below the last entry's is damage nothing explains.
+func TestRecoveringNodeWhoseHardStateWasCutOffRejoins(t *testing.T) {
+	nw := newNetwork(t, 3, nil)
+	l := nw.elect()
+	for i := range 10 {
+		nw.propose(l, fmt.Sprintf("w%d", i))
+	}
+	nw.stabilize()
+	nw.heartbeat(l)
+	f := otherThan(nw.ids, l)
+	snapIndex := nw.nodes[f].log.committed
+	snapTerm, ok := nw.nodes[f].log.term(snapIndex)
+	require.True(t, ok)
+	torn := func(recovering bool) *memStorage {
+		return &memStorage{snapshot: &Snapshot{Index: snapIndex, Term: snapTerm}, recovering: recovering}
+	}
+
+	_, err := New(nw.cfg(f), torn(false).restore())
+	require.ErrorContains(t, err, "above the persisted term", "not recovering: refused")
+
+	nw.stores[f] = torn(true)
+	nw.start(f)
+	r := nw.nodes[f]
+	assert.Equal(t, snapTerm, r.term)
+	assert.True(t, r.Status().Recovering)
+	rd := r.Ready()
+	require.NotNil(t, rd.HardState, "the raised term is persisted first")
+	assert.Equal(t, HardState{Term: snapTerm, Commit: snapIndex}, *rd.HardState)
+	nw.stores[f].hardState = *rd.HardState
+	r.Advance(rd)
+
+	// A candidate of the current term, which f has not voted in as far as
+	// its disk knows, asks for its vote.
+	nw.expireLease(f)
+	require.NoError(t, r.Step(Message{Type: MsgVote, From: otherThan(nw.ids, l, f), To: f, Term: snapTerm,
+		Index: snapIndex + 5, LogTerm: snapTerm}))
+	rd = r.Ready()
+	require.Len(t, rd.Messages, 1)
+	assert.True(t, rd.Messages[0].Reject, "no vote before a leader caught it up")
+	assert.Nil(t, rd.HardState, "no vote recorded")
+	r.Advance(rd)
+
+	nw.propose(l, "after")
+	nw.stabilize()
+	for range 3 {
+		nw.heartbeat(l)
+	}
+	assert.False(t, r.Status().Recovering)
+	assert.Equal(t, nw.nodes[l].log.lastIndex(), r.log.lastIndex())
+	assert.Equal(t, nw.nodes[l].log.committed, r.log.committed)
+	nw.requireSafe()
+}
