@@ -177,3 +177,28 @@ func invert(b []byte, from int) {
 		b[i] ^= 0xff
 	}
 }
+
+// TearTail durably replaces the last cutBytes bytes of the file name with
+// tail, as a disk that lost writes it had reported durable and was left
+// holding part of one: reads, and every later crash, see the file cut there
+// and ending in tail. The cut is measured from the end of the file as reads
+// see it, unsynced bytes included, and what is left becomes the file's
+// durable content. It is damage done to the disk from outside the machine,
+// like CorruptSector: it is no operation of the machine, so FreezeAfter
+// neither counts nor stops it.
+func (s *Sim) TearTail(name string, cutBytes int64, tail []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.lookup("tear", name, false)
+	if err != nil {
+		return err
+	}
+	if cutBytes < 0 || cutBytes > int64(len(n.data)) {
+		return fmt.Errorf("tear %s: cannot cut %d bytes off its %d bytes", name, cutBytes, len(n.data))
+	}
+	keep := len(n.data) - int(cutBytes)
+	n.truncate(keep)
+	n.write(tail, int64(keep))
+	n.sync()
+	return nil
+}

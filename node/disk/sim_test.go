@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -275,6 +276,62 @@ func TestCorruptSectorIsDurable(t *testing.T) {
 
 	assert.Error(t, s.CorruptSector("/d/a", int64(len(data))))
 	assert.ErrorIs(t, s.CorruptSector("/d/missing", 0), fs.ErrNotExist)
+}
+
+// TestTearTailIsDurable: the tail a lost write leaves replaces the end of
+// the file as reads see it, and a crash keeps it (no earlier durable bytes
+// come back), whether or not the cut bytes were synced.
+func TestTearTailIsDurable(t *testing.T) {
+	tests := []struct {
+		name     string
+		synced   string
+		unsynced string
+		cutBytes int64
+		tail     string
+		want     string
+	}{
+		{"cut into durable bytes", "0123456789", "", 4, "##", "012345##"},
+		{"cut into unsynced bytes", "0123456789", "abc", 2, "#", "0123456789a#"},
+		{"cut across the last fsync", "0123456789", "abc", 5, "#", "01234567#"},
+		{"cut the whole file", "0123", "45", 6, "#", "#"},
+		{"nothing cut, tail appended", "0123", "", 0, "##", "0123##"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSimWithDir(t)
+			create(t, s, "/d/a", tt.synced, true)
+			require.NoError(t, s.SyncDir("/d"))
+			if tt.unsynced != "" {
+				appendTo(t, s, "/d/a", tt.unsynced, false)
+			}
+			require.NoError(t, s.TearTail("/d/a", tt.cutBytes, []byte(tt.tail)))
+			got, err := s.ReadFile("/d/a")
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(got))
+
+			s.Crash(rand.New(rand.NewSource(1)), CrashOptions{TornWrites: true})
+			got, err = s.ReadFile("/d/a")
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(got), "the torn tail is what the disk holds")
+		})
+	}
+}
+
+func TestTearTailErrors(t *testing.T) {
+	s := newSimWithDir(t)
+	create(t, s, "/d/a", "0123", true)
+	require.NoError(t, s.SyncDir("/d"))
+	assert.Error(t, s.TearTail("/d/a", 5, nil), "more than the file holds")
+	assert.Error(t, s.TearTail("/d/a", -1, nil))
+	assert.ErrorIs(t, s.TearTail("/d/missing", 0, nil), fs.ErrNotExist)
+	assert.ErrorIs(t, s.TearTail("/d", 0, nil), syscall.EISDIR)
+
+	s.FreezeAfter(0)
+	require.NoError(t, s.TearTail("/d/a", 1, []byte("#")), "damage from outside needs no running machine")
+	s.Crash(rand.New(rand.NewSource(1)), CrashOptions{})
+	got, err := s.ReadFile("/d/a")
+	require.NoError(t, err)
+	assert.Equal(t, "012#", string(got))
 }
 
 func TestHandlesDieInACrash(t *testing.T) {

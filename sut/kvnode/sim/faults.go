@@ -25,11 +25,15 @@ const (
 	// after an append is acknowledged. A kill from outside lands between
 	// steps at random; this one lands inside them. The node restarts soon.
 	FaultStepCrash = "step-crash"
+	// FaultDiskLoss takes a minority's disks away, wiped or with a torn
+	// tail cut off the log, and restarts the nodes; the heal waits for them
+	// to catch up (diskloss.go). It is the container nemesis's kind.
+	FaultDiskLoss = nemesis.KindDiskLoss
 )
 
 // FaultKinds lists every fault kind the simulation can inject.
 func FaultKinds() []string {
-	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultStepCrash}
+	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultStepCrash, FaultDiskLoss}
 }
 
 // maxStepCrashOps bounds the disk operations a step-crash lets a node make
@@ -74,9 +78,10 @@ func (w *world) nemesisLoop() {
 		start := func() {
 			heal := w.startFault(kind, hold)
 			w.after(min(hold, max(w.cfg.Duration-w.now, 0)), func() {
-				heal()
-				w.activeFaults[kind] = false
-				w.nemesisLoop()
+				heal(func() {
+					w.activeFaults[kind] = false
+					w.nemesisLoop()
+				})
 			})
 		}
 		if w.rng.IntN(2) == 0 {
@@ -133,10 +138,15 @@ func (w *world) formerLeader() string {
 }
 
 // startFault applies one fault of kind, records its start and returns the
-// function that heals it and records the stop.
-func (w *world) startFault(kind string, hold time.Duration) (heal func()) {
+// function that heals it, records the stop and then calls healed. Most
+// faults are healed at once; a disk loss's heal waits for its nodes to
+// catch up, and the lane holds the fault until then.
+func (w *world) startFault(kind string, hold time.Duration) (heal func(healed func())) {
 	f := history.Fault{Kind: kind, Params: map[string]string{}}
 	var undo func()
+	// settle, if set, runs after undo and calls its argument once the
+	// fault is over.
+	var settle func(done func())
 	switch kind {
 	case FaultPartition:
 		w.drawPartition(&f)
@@ -252,11 +262,22 @@ func (w *world) startFault(kind string, hold time.Duration) (heal func()) {
 		f.LossPercent = float64(10 + w.rng.IntN(41))
 		w.net.lossPercent = f.LossPercent
 		undo = func() { w.net.lossPercent = 0 }
+	case FaultDiskLoss:
+		undo = func() {}
+		settle = w.startDiskLoss(&f)
 	}
 	w.recordNemesis(history.FStart, f)
-	return func() {
+	return func(healed func()) {
 		undo()
-		w.recordNemesis(history.FStop, f)
+		stop := func() {
+			w.recordNemesis(history.FStop, f)
+			healed()
+		}
+		if settle == nil {
+			stop()
+			return
+		}
+		settle(stop)
 	}
 }
 

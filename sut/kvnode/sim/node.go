@@ -24,6 +24,9 @@ type node struct {
 	// incarnation counts restarts: an input meant for an earlier process
 	// (an answer it awaited, a timeout it set) is dropped.
 	incarnation int
+	// startedAt is when the process last started (a disk loss's recovery
+	// time runs from there).
+	startedAt time.Duration
 	// paused: the process is stopped (SIGSTOP); its inputs wait in backlog.
 	paused  bool
 	backlog []func()
@@ -78,6 +81,7 @@ func (n *node) start() error {
 		return fmt.Errorf("start %s: %w", n.id, err)
 	}
 	n.srv = srv
+	n.startedAt = n.w.now
 	n.incarnation++
 	n.paused = false
 	n.backlog = nil

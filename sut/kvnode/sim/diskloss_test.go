@@ -1,0 +1,86 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/faultline/faultline/checker"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/nemesis"
+)
+
+func TestKeepMajorityDisks(t *testing.T) {
+	tests := []struct {
+		name        string
+		nodes       int
+		recovering  []string
+		drawn       []string
+		wantKept    []string
+		wantSkipped []string
+	}{
+		{"one of five", 5, nil, []string{"n1"}, []string{"n1"}, nil},
+		{"a minority of five", 5, nil, []string{"n1", "n2"}, []string{"n1", "n2"}, nil},
+		{"one of five still recovering", 5, []string{"n3"}, []string{"n1", "n2"}, []string{"n1"}, []string{"n2"}},
+		{"the recovering node is not taken again", 5, []string{"n1"}, []string{"n1"}, nil, []string{"n1"}},
+		{"a minority of five recovering", 5, []string{"n3", "n4"}, []string{"n1"}, nil, []string{"n1"}},
+		{"one of three", 3, nil, []string{"n2"}, []string{"n2"}, nil},
+		{"one of three recovering", 3, []string{"n1"}, []string{"n2"}, nil, []string{"n2"}},
+		{"two nodes have no minority to lose", 2, nil, []string{"n1"}, nil, []string{"n1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kept, skipped := keepMajorityDisks(tt.nodes, tt.recovering, tt.drawn)
+			assert.Equal(t, tt.wantKept, kept)
+			assert.Equal(t, tt.wantSkipped, skipped)
+		})
+	}
+}
+
+// TestDiskLossRejoins: disk-loss faults of both actions happen in runs and
+// are healed, every node that lost its disk caught up before the heal
+// ended (recovery_ms.<node>, no caught_up.<node> = false), never more than
+// a minority at once, and the runs are valid. Three-node clusters are in
+// the table for the smallest minority.
+func TestDiskLossRejoins(t *testing.T) {
+	tests := []struct {
+		nodes int
+		seeds int64
+	}{
+		{nodes: 5, seeds: 4},
+		{nodes: 3, seeds: 2},
+	}
+	actions := map[string]int{}
+	for _, tt := range tests {
+		for seed := range tt.seeds {
+			res, err := Run(Config{Seed: seed, Nodes: tt.nodes, Duration: 10 * time.Second, Faults: []string{FaultDiskLoss}})
+			require.NoError(t, err, "seed %d", seed)
+			require.NoError(t, res.History.Validate())
+			require.Equal(t, checker.Valid, res.Results.Verdict, "%d nodes, seed %d: %s", tt.nodes, seed, res.Results.Reason)
+			var starts, stops int
+			for _, op := range res.History {
+				if !op.IsNemesis() || op.Type != history.OK || op.Fault.Kind != nemesis.KindDiskLoss {
+					continue
+				}
+				f := op.Fault
+				assert.LessOrEqual(t, len(f.Targets), (tt.nodes-1)/2, "a majority keeps its disks")
+				if op.F == history.FStart {
+					starts++
+					actions[f.Action]++
+					continue
+				}
+				stops++
+				for _, n := range f.Targets {
+					assert.Contains(t, f.Params, "recovery_ms."+n, "seed %d: %s caught up", seed, n)
+					assert.NotContains(t, f.Params, "caught_up."+n)
+				}
+			}
+			assert.Positive(t, starts, "%d nodes, seed %d", tt.nodes, seed)
+			assert.Equal(t, starts, stops, "every disk loss healed")
+		}
+	}
+	assert.Positive(t, actions[nemesis.DiskWipe])
+	assert.Positive(t, actions[nemesis.DiskTornTail])
+}
