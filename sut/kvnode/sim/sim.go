@@ -29,6 +29,7 @@ import (
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/node/disk"
+	"github.com/faultline/faultline/node/raft"
 	"github.com/faultline/faultline/node/server"
 	"github.com/faultline/faultline/workloads"
 )
@@ -74,11 +75,35 @@ type Config struct {
 	DuplicateProbability float64
 	// CheckTimeout bounds the linearizability check (default 60 s).
 	CheckTimeout time.Duration
+
+	// The nodes' tuning, as cmd/kvnode takes it (server.Config); zero
+	// values take the defaults cmd/kvnode runs with: a 1 s election
+	// timeout, 100 ms heartbeats, 256 entries per append, 64 appends in
+	// flight, a snapshot every 1000 entries, 1 MiB WAL segments.
+	ElectionTimeout     time.Duration
+	HeartbeatInterval   time.Duration
+	MaxEntriesPerAppend int
+	MaxInflightAppends  int
+	SnapshotEntries     uint64
+	SegmentBytes        int64
+
+	// Explore draws every field above that a store's operator chooses and
+	// the caller left zero (the cluster size, the read mode, the nodes'
+	// tuning, the network's speed, how busy the nemesis and the clients
+	// are) from the seed, so a sweep of seeds runs the store in many
+	// configurations instead of one (see explore). The draw comes from a
+	// random stream of its own: the same Config draws the same values, and
+	// Result.Config holds them.
+	Explore bool
+
 	// Logger receives the nodes' logs; nil discards them.
 	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
+	if c.Explore {
+		c.explore()
+	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v == 0 {
 			*v = d
@@ -115,6 +140,20 @@ func (c *Config) setDefaults() {
 	def(&c.MinDelay, 100*time.Microsecond)
 	def(&c.MaxDelay, 5*time.Millisecond)
 	def(&c.CheckTimeout, time.Minute)
+	def(&c.ElectionTimeout, time.Second)
+	def(&c.HeartbeatInterval, 100*time.Millisecond)
+	if c.MaxEntriesPerAppend == 0 {
+		c.MaxEntriesPerAppend = raft.DefaultMaxEntriesPerAppend
+	}
+	if c.MaxInflightAppends == 0 {
+		c.MaxInflightAppends = raft.DefaultMaxInflightAppends
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = 1000
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = 1 << 20
+	}
 }
 
 // Result is what one run produced.
@@ -307,8 +346,12 @@ func (w *world) replicaStates() []checker.ReplicaState {
 	return states
 }
 
-// nodeConfig is the configuration of node id: the node's defaults (as
-// cmd/kvnode sets them) with the run's read mode and unsafe switches.
+// nodeTick is the nodes' tick, as cmd/kvnode sets it; the drawn election
+// timeouts and heartbeat intervals are multiples of it.
+const nodeTick = 10 * time.Millisecond
+
+// nodeConfig is the configuration of node id: the run's read mode, tuning
+// and unsafe switches, and cmd/kvnode's defaults for the rest.
 func (w *world) nodeConfig(id string) server.Config {
 	peers := map[string]string{}
 	for _, n := range w.nodes {
@@ -320,17 +363,19 @@ func (w *world) nodeConfig(id string) server.Config {
 	}
 	return server.Config{
 		ID: id, Peers: peers, PeerHTTP: peers,
-		DataDir:           "/data",
-		Tick:              10 * time.Millisecond,
-		ElectionTimeout:   time.Second,
-		HeartbeatInterval: 100 * time.Millisecond,
-		ReadMode:          w.cfg.ReadMode,
-		RequestTimeout:    2 * time.Second,
-		SegmentBytes:      1 << 20,
-		SnapshotEntries:   1000,
-		Unsafe:            unsafe,
-		Logger:            w.log,
-		Clock:             baseClock{w},
+		DataDir:             "/data",
+		Tick:                nodeTick,
+		ElectionTimeout:     w.cfg.ElectionTimeout,
+		HeartbeatInterval:   w.cfg.HeartbeatInterval,
+		ReadMode:            w.cfg.ReadMode,
+		RequestTimeout:      2 * time.Second,
+		SegmentBytes:        w.cfg.SegmentBytes,
+		SnapshotEntries:     w.cfg.SnapshotEntries,
+		MaxEntriesPerAppend: w.cfg.MaxEntriesPerAppend,
+		MaxInflightAppends:  w.cfg.MaxInflightAppends,
+		Unsafe:              unsafe,
+		Logger:              w.log,
+		Clock:               baseClock{w},
 	}
 }
 

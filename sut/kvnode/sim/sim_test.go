@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,11 +25,22 @@ func jsonl(t *testing.T, h history.History) []byte {
 
 // TestSameSeedSameHistory: a run is a pure function of its seed, faults
 // included: twice the same seed gives byte-identical history.jsonl, and
-// another seed gives another history, for every workload.
+// another seed gives another history, for every workload, in the fixed
+// configuration and in one drawn from the seed (Explore). A drawn run's
+// Result.Config replays it: it holds every value the draw chose.
 func TestSameSeedSameHistory(t *testing.T) {
-	for _, workload := range []string{"register", "set"} {
-		t.Run(workload, func(t *testing.T) {
-			cfg := Config{Seed: 7, Duration: 10 * time.Second, Faults: FaultKinds(), Workload: workload}
+	tests := []struct {
+		workload string
+		explore  bool
+	}{
+		{"register", false},
+		{"set", false},
+		{"register", true},
+		{"set", true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/explore=%v", tt.workload, tt.explore), func(t *testing.T) {
+			cfg := Config{Seed: 7, Duration: 10 * time.Second, Faults: FaultKinds(), Workload: tt.workload, Explore: tt.explore}
 			first, err := Run(cfg)
 			require.NoError(t, err)
 			second, err := Run(cfg)
@@ -36,6 +48,13 @@ func TestSameSeedSameHistory(t *testing.T) {
 			require.Equal(t, jsonl(t, first.History), jsonl(t, second.History))
 			assert.Equal(t, first.Replicas, second.Replicas)
 			assert.Equal(t, first.Results.Verdict, second.Results.Verdict)
+			assert.Equal(t, first.Config, second.Config)
+
+			if tt.explore {
+				replay, err := Run(first.Config)
+				require.NoError(t, err)
+				require.Equal(t, jsonl(t, first.History), jsonl(t, replay.History), "Result.Config replays the run")
+			}
 
 			cfg.Seed = 8
 			other, err := Run(cfg)
@@ -80,16 +99,24 @@ func TestRunShape(t *testing.T) {
 }
 
 // TestSweepCorrectNode: the correct node survives every fault kind,
-// power cuts with torn writes included, over many seeds.
+// power cuts with torn writes included, over many seeds, in the fixed
+// configuration and in configurations drawn from the seed (Explore).
 func TestSweepCorrectNode(t *testing.T) {
-	seeds := 50
-	if testing.Short() {
-		seeds = 10
-	}
-	for seed := range int64(seeds) {
-		res, err := Run(Config{Seed: seed, Duration: 10 * time.Second, Faults: FaultKinds()})
-		require.NoError(t, err, "seed %d", seed)
-		require.Equal(t, checker.Valid, res.Results.Verdict, "seed %d: %s", seed, res.Results.Reason)
+	for _, tt := range []struct {
+		explore bool
+		seeds   int
+	}{{false, 50}, {true, 20}} {
+		t.Run(fmt.Sprintf("explore=%v", tt.explore), func(t *testing.T) {
+			seeds := tt.seeds
+			if testing.Short() {
+				seeds = 10
+			}
+			for seed := range int64(seeds) {
+				res, err := Run(Config{Seed: seed, Duration: 10 * time.Second, Faults: FaultKinds(), Explore: tt.explore})
+				require.NoError(t, err, "seed %d", seed)
+				require.Equal(t, checker.Valid, res.Results.Verdict, "seed %d: %s", seed, res.Results.Reason)
+			}
+		})
 	}
 }
 

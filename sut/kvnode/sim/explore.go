@@ -1,0 +1,105 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/faultline/faultline/node/server"
+)
+
+// exploreStream selects the random stream the configuration is drawn from:
+// the seed's own stream, apart from the world's (Run), so a run without
+// Explore draws nothing from it and its history stays what it was, and a
+// run with Explore sees the same faults and client choices as the fixed
+// configuration would have until the drawn configuration makes it differ.
+const exploreStream = 0x6a09e667f3bcc909
+
+// explore fills every field of c that the caller left zero and that a
+// store's operator chooses with a value drawn from the seed (Config.Explore).
+// A store is run in many configurations, and a bug often shows only in some:
+// a small cluster loses its quorum to one more crash, a lease read exists
+// only in lease mode, a short election timeout makes elections overlap
+// faults, small appends and a slow network leave followers behind, and
+// frequent snapshots make a lagging follower catch up from a snapshot
+// instead of the log. The draw covers, each on its own:
+//
+//   - Nodes: 3 or 5 (as often), 7 (rarely: a run costs more per node).
+//   - ReadMode: index or lease, as often; never local, which is documented
+//     as not linearizable.
+//   - ElectionTimeout: 300 ms to 2 s (log scale), a multiple of the tick;
+//     HeartbeatInterval a third, a fifth, a tenth or a twentieth of it (at
+//     least one tick), the ratios deployed stores use.
+//   - MaxEntriesPerAppend: the node's default (256) or 1 to 8, so a
+//     follower that fell behind catches up over many appends.
+//   - MaxInflightAppends: the node's default (64) or 1 to 4, so appends
+//     wait for acknowledgements and retries matter.
+//   - SnapshotEntries: 25 to 1000 (log scale), so snapshots, compaction and
+//     snapshot transfers happen within a short run, under faults.
+//   - SegmentBytes: the default 1 MiB or 4 to 64 KiB (log scale), so WAL
+//     segments roll over and are deleted under crashes.
+//   - MinDelay and MaxDelay: a network from a fast LAN (up to 1 ms) to a
+//     slow one (up to 30 ms), MinDelay a fraction of MaxDelay.
+//   - FaultLanes 1 to 3, FaultInterval 1 to 4 s (log scale): how busy the
+//     nemesis is.
+//   - Clients 5, 10 or 15 and Rate 50 to 200 ops/s (log scale): how busy
+//     the clients are, within what a 10 s run checks quickly.
+//
+// Every value is drawn, set or not, so a field the caller sets does not
+// shift the draws of the others; a drawn zero leaves the field to its
+// default. The run length, the workload, the faults
+// and the unsafe switches are the test's, not the store's configuration,
+// and are never drawn.
+func (c *Config) explore() {
+	r := rand.New(rand.NewPCG(uint64(c.Seed), exploreStream))
+	fill(&c.Nodes, pick(r, 3, 3, 3, 3, 5, 5, 5, 5, 7))
+	fill(&c.ReadMode, pick(r, server.ReadIndex, server.ReadLease))
+
+	// The heartbeat follows the election timeout, whichever of the two the
+	// caller set; the node refuses an election timeout under two heartbeats.
+	election := roundTo(logUniform(r, 300*time.Millisecond, 2*time.Second), nodeTick)
+	ratio := time.Duration(pick(r, 3, 5, 10, 20))
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = max(election, 2*c.HeartbeatInterval)
+	}
+	fill(&c.HeartbeatInterval, roundTo(c.ElectionTimeout/ratio, nodeTick))
+
+	fill(&c.MaxEntriesPerAppend, pick(r, 0, 1+r.IntN(8)))
+	fill(&c.MaxInflightAppends, pick(r, 0, 1+r.IntN(4)))
+	fill(&c.SnapshotEntries, uint64(logUniform[int64](r, 25, 1000)))
+	fill(&c.SegmentBytes, pick(r, 0, logUniform[int64](r, 4<<10, 64<<10)))
+
+	fill(&c.MaxDelay, logUniform(r, time.Millisecond, 30*time.Millisecond))
+	fill(&c.MinDelay, logUniform(r, 50*time.Microsecond, max(c.MaxDelay/4, 50*time.Microsecond)))
+	fill(&c.FaultLanes, 1+r.IntN(3))
+	fill(&c.FaultInterval, logUniform(r, time.Second, 4*time.Second))
+	fill(&c.Clients, pick(r, 5, 10, 15))
+	fill(&c.Rate, logUniform(r, 50.0, 200.0))
+}
+
+// fill sets *v to drawn if the caller left it zero. A drawn zero leaves
+// the field to its default.
+func fill[T comparable](v *T, drawn T) {
+	var zero T
+	if *v == zero {
+		*v = drawn
+	}
+}
+
+// pick draws one of choices, each as likely; repeat a choice to weigh it.
+func pick[T any](r *rand.Rand, choices ...T) T { return choices[r.IntN(len(choices))] }
+
+// logUniform draws from [lo, hi] uniformly on a log scale: each doubling
+// as likely as the next.
+// It draws one number whatever the bounds, so the draws after it do not
+// depend on them.
+func logUniform[T ~int64 | ~float64](r *rand.Rand, lo, hi T) T {
+	u := r.Float64()
+	if hi <= lo || lo <= 0 {
+		return lo
+	}
+	return T(float64(lo) * math.Exp(u*math.Log(float64(hi)/float64(lo))))
+}
+
+// roundTo rounds d to a multiple of unit, at least one.
+func roundTo(d, unit time.Duration) time.Duration { return max(d.Round(unit), unit) }
