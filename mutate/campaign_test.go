@@ -117,7 +117,7 @@ func TestSweepOutcomes(t *testing.T) {
 		code int
 		want string
 	}{
-		{0, StatusSurvived}, {1, CaughtInvalid}, {2, HarnessUnknown}, {255, CaughtCrash}, {3, CaughtCrash},
+		{0, StatusSurvived}, {1, CaughtInvalid}, {2, CaughtUnknown}, {255, CaughtCrash}, {3, CaughtCrash},
 	}
 	for _, tt := range tests {
 		run, err := runSweep(context.Background(), fakeBinary(t, tt.code), t.TempDir(), sweep, true)

@@ -24,12 +24,16 @@ const (
 	// made), or by a timeout (a run hung past the wall-time cap plus grace:
 	// a store that stops answering fails a real test too, as an unknown
 	// verdict and an availability finding).
+	//
+	// A sweep also catches a mutant by an unknown verdict (exit 2): every
+	// sweep runs the same seeds the unmutated node passed, all valid, first,
+	// so a run that ends without a verdict (no operation ever succeeded, the
+	// store never served again after the heal) is behaviour the mutant
+	// changed, and it fails CI as it would for a user.
 	CaughtInvalid = "invalid"
 	CaughtCrash   = "crash"
 	CaughtTimeout = "timeout"
-	// HarnessUnknown is a sweep whose checkers could not decide (e.g. the
-	// linearizability check timed out): not counted as caught.
-	HarnessUnknown = "unknown"
+	CaughtUnknown = "unknown"
 )
 
 // outputTailBytes bounds the output of a build, test or sweep kept per mutant.

@@ -57,8 +57,8 @@ type HarnessRun struct {
 	Seeds    string `json:"seeds"`
 	Command  string `json:"command"`
 	ExitCode int    `json:"exit_code"`
-	// Status is survived, unknown, or how the sweep caught the mutant
-	// (invalid, crash, timeout).
+	// Status is survived, or how the sweep caught the mutant
+	// (invalid, crash, timeout, unknown).
 	Status   string        `json:"status"`
 	Duration time.Duration `json:"duration_ns"`
 	Output   string        `json:"output,omitempty"`
@@ -67,7 +67,7 @@ type HarnessRun struct {
 // Caught reports whether the sweep caught its build.
 func (h HarnessRun) Caught() bool {
 	switch h.Status {
-	case CaughtInvalid, CaughtCrash, CaughtTimeout:
+	case CaughtInvalid, CaughtCrash, CaughtTimeout, CaughtUnknown:
 		return true
 	}
 	return false
@@ -110,7 +110,7 @@ func runSweep(parent context.Context, bin, store string, s Sweep, stopAtFirst bo
 		case 1:
 			r.Status = CaughtInvalid
 		case 2:
-			r.Status = HarnessUnknown
+			r.Status = CaughtUnknown
 		case 254:
 			return r, fmt.Errorf("%w: %s\n%s", errBadSweep, r.Command, r.Output)
 		default:

@@ -174,8 +174,8 @@ func PrintSummary(w io.Writer, c *Campaign) {
 	}
 	fmt.Fprintf(w, "mutants: %d tried, %d stillborn (do not build), %d judged equivalent, %d scored\n",
 		s.Mutants, s.Stillborn, s.Equivalent, s.Scored)
-	fmt.Fprintf(w, "harness caught %d of %d: score %.1f %% (invalid %d, crash %d, timeout %d)\n",
-		s.Caught, s.Scored, 100*s.Score, s.CaughtBy[CaughtInvalid], s.CaughtBy[CaughtCrash], s.CaughtBy[CaughtTimeout])
+	fmt.Fprintf(w, "harness caught %d of %d: score %.1f %% (invalid %d, crash %d, timeout %d, unknown %d)\n",
+		s.Caught, s.Scored, 100*s.Score, s.CaughtBy[CaughtInvalid], s.CaughtBy[CaughtCrash], s.CaughtBy[CaughtTimeout], s.CaughtBy[CaughtUnknown])
 	fmt.Fprintf(w, "kvnode's unit tests killed %d of %d (%.1f %%); unit tests only %d, harness only %d\n",
 		s.UnitKilled, s.Scored, 100*s.UnitScore, s.UnitOnly, s.HarnessOnly)
 	for _, pkg := range s.Packages {
