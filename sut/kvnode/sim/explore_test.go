@@ -46,7 +46,8 @@ func TestExploreDrawsFromTheSeed(t *testing.T) {
 
 // TestExploreKeepsWhatTheCallerSet: a field the caller set is kept, and the
 // other fields draw what they draw without it, but for the heartbeat and the
-// election timeout, which follow each other.
+// election timeout, which follow each other, and the fault interval, which
+// follows the election timeout.
 func TestExploreKeepsWhatTheCallerSet(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -95,6 +96,9 @@ func TestExploreKeepsWhatTheCallerSet(t *testing.T) {
 				tt.check(t, got)
 				// Set the same fields on the plain draw: the rest must match.
 				tt.set(&drawn)
+				if cfg.FaultInterval == 0 {
+					drawn.FaultInterval = got.FaultInterval
+				}
 				drawn.ElectionTimeout, drawn.HeartbeatInterval = got.ElectionTimeout, got.HeartbeatInterval
 				require.Equal(t, drawn, got, "seed %d", seed)
 			}
@@ -119,6 +123,7 @@ func TestExploreDrawsConfigurationsTheNodeTakes(t *testing.T) {
 		require.Positive(t, c.SnapshotEntries, "seed %d", seed)
 		require.Positive(t, c.SegmentBytes, "seed %d", seed)
 		require.Positive(t, c.Rate, "seed %d", seed)
+		require.GreaterOrEqual(t, c.FaultInterval, c.ElectionTimeout, "seed %d: faults give the cluster time to fail over", seed)
 		w := &world{cfg: c}
 		for i := range c.Nodes {
 			w.nodes = append(w.nodes, &node{id: "n" + string(rune('1'+i))})
