@@ -84,3 +84,35 @@ func TestDiskLossRejoins(t *testing.T) {
 	assert.Positive(t, actions[nemesis.DiskWipe])
 	assert.Positive(t, actions[nemesis.DiskTornTail])
 }
+
+// TestMayTearWrites: a power cut keeps a torn write (which makes kvnode
+// restart recovering) only while that leaves a majority of nodes that hold
+// what they acknowledged.
+func TestMayTearWrites(t *testing.T) {
+	tests := []struct {
+		name  string
+		nodes int
+		lost  []int // indexes of the nodes that lost their disk
+		cut   int   // index of the node whose power is cut
+		want  bool
+	}{
+		{"three nodes, none lost", 3, nil, 0, true},
+		{"three nodes, another lost", 3, []int{1}, 0, false},
+		{"three nodes, the cut node itself lost", 3, []int{0}, 0, true},
+		{"five nodes, another lost", 5, []int{1}, 0, true},
+		{"five nodes, two others lost", 5, []int{1, 2}, 0, false},
+		{"one node has no minority", 1, nil, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &world{}
+			for range tt.nodes {
+				w.nodes = append(w.nodes, &node{w: w}) // down: no process
+			}
+			for _, i := range tt.lost {
+				w.nodes[i].diskLost = true
+			}
+			assert.Equal(t, tt.want, w.mayTearWrites(w.nodes[tt.cut]))
+		})
+	}
+}

@@ -33,7 +33,7 @@ const (
 
 // FaultKinds lists every fault kind the simulation can inject.
 func FaultKinds() []string {
-	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultStepCrash, FaultDiskLoss}
+	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultStepCrash, FaultDiskLoss, FaultCorruptSector}
 }
 
 // maxStepCrashOps bounds the disk operations a step-crash lets a node make
@@ -265,6 +265,9 @@ func (w *world) startFault(kind string, hold time.Duration) (heal func(healed fu
 	case FaultDiskLoss:
 		undo = func() {}
 		settle = w.startDiskLoss(&f)
+	case FaultCorruptSector:
+		undo = func() {}
+		settle = w.startCorruptSector(&f)
 	}
 	w.recordNemesis(history.FStart, f)
 	return func(healed func()) {
@@ -466,12 +469,19 @@ func (w *world) restartSoon(n *node) {
 	})
 }
 
-// restart starts a node that is down from its disk.
+// restart starts a node that is down from its disk. A node whose WAL a
+// corrupt-sector fault damaged may refuse to start; it then stays down
+// (n.refusedStart) until that fault's heal removes its data dir.
 func (w *world) restart(n *node) {
-	if n.up() {
+	if n.up() || n.refusedStart != nil {
 		return
 	}
 	if err := n.start(); err != nil {
+		if n.refusesCorruptWAL(err) {
+			w.logf("%s refused to start: %v", n.id, err)
+			n.refusedStart = err
+			return
+		}
 		w.fail(err)
 	}
 }

@@ -36,6 +36,15 @@ type node struct {
 	// within its next operations (disk.Sim.FreezeAfter); the next crash of
 	// any kind is then a power cut, which disarms it.
 	freezeArmed bool
+	// corruptWAL: a corrupt-sector fault damaged the WAL on the node's
+	// disk, so a start may be refused with wal.ErrCorrupt; refusedStart
+	// is that refusal, and the node stays down until the fault's heal
+	// removes its data dir.
+	corruptWAL   bool
+	refusedStart error
+	// diskLost: a disk-loss or corrupt-sector fault took what the node
+	// had made durable, and the node has not been seen caught up since.
+	diskLost bool
 }
 
 // pendingRequest is a request handed to the node's update loop; reply gets
@@ -82,6 +91,8 @@ func (n *node) start() error {
 	}
 	n.srv = srv
 	n.startedAt = n.w.now
+	// The WAL opened: whatever damage it found, it cut off as a torn tail.
+	n.corruptWAL = false
 	n.incarnation++
 	n.paused = false
 	n.backlog = nil
@@ -101,11 +112,13 @@ func (n *node) crash() {
 }
 
 // powerCut crashes the process and the machine: the disk loses what was
-// not fsynced, and the last writes may be torn. It returns the bytes lost.
+// not fsynced, and the last writes may be torn (see mayTearWrites). It
+// returns the bytes lost.
 func (n *node) powerCut() int64 {
+	torn := n.w.mayTearWrites(n)
 	n.crash()
 	n.freezeArmed = false
-	return n.fs.Crash(n.w.rand1(), disk.CrashOptions{TornWrites: true}).DroppedBytes
+	return n.fs.Crash(n.w.rand1(), disk.CrashOptions{TornWrites: torn}).DroppedBytes
 }
 
 // up reports whether the process runs (paused or not).
