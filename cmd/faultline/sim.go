@@ -50,6 +50,7 @@ type simFlags struct {
 	keepMax     int
 	stopAtFirst bool
 	runTimeout  time.Duration
+	explore     bool
 }
 
 // Keep policies of a sweep (--keep): which runs get a run directory.
@@ -115,6 +116,7 @@ a run crashed or stopped advancing.`,
 	fl.StringVar(&f.keep, "keep", "", "run directories a sweep keeps: failing (the default), all or none; one seed always keeps its own")
 	fl.IntVar(&f.keepMax, "keep-max", 20, "most failing run directories a sweep writes (the sweep file lists every failing seed)")
 	fl.BoolVar(&f.stopAtFirst, "stop-at-first", false, "end a sweep at its first run that is not valid")
+	fl.BoolVar(&f.explore, "explore", true, "draw the store's configuration from each seed (cluster size, read mode, timeouts, append and snapshot sizes, network speed, fault pace) where no flag sets it; --explore=false runs one fixed configuration")
 	fl.DurationVar(&f.runTimeout, "run-timeout", 5*time.Minute, "wall time one simulated run may take before the node counts as stuck (exit 255)")
 	return cmd
 }
@@ -212,7 +214,7 @@ func (f *simFlags) plan(cmd *cobra.Command) (*simPlan, error) {
 		}
 	}
 	p.base = sim.Config{Workload: f.workload, Faults: faults, Duration: f.timeLimit,
-		Nodes: f.nodes, Clients: f.clients, Rate: f.rate, Unsafe: unsafe, ReadMode: readMode}
+		Nodes: f.nodes, Clients: f.clients, Rate: f.rate, Unsafe: unsafe, ReadMode: readMode, Explore: f.explore}
 
 	nemesisName := "none"
 	if len(faults) > 0 {
@@ -240,11 +242,10 @@ func (f *simFlags) plan(cmd *cobra.Command) (*simPlan, error) {
 	}{
 		{"nodes", strconv.Itoa(f.nodes)}, {"clients", strconv.Itoa(f.clients)},
 		{"rate", strconv.FormatFloat(f.rate, 'g', -1, 64)}, {"unsafe", strings.Join(unsafe, ",")},
-		{"read-mode", string(readMode)}, {"name", f.name},
+		{"read-mode", string(readMode)}, {"name", f.name}, {"explore", strconv.FormatBool(f.explore)},
 	} {
 		if changed(o.flag) && o.value != "" {
-			args := []string{"--" + o.flag, o.value}
-			p.args = append(p.args, args...)
+			p.args = append(p.args, "--"+o.flag+"="+o.value)
 		}
 	}
 	return p, nil
@@ -328,6 +329,8 @@ type seedResult struct {
 	Simulated time.Duration `json:"simulated_ns"`
 	Ops       int           `json:"ops"`
 	Faults    int           `json:"faults"`
+	// config is the configuration the run had, drawn values filled in.
+	config *sim.Config
 }
 
 func (r seedResult) failed() bool { return r.Outcome != string(checker.Valid) }
@@ -357,7 +360,7 @@ func (p *simPlan) judge(seed int64, keep string) seedResult {
 		return r
 	}
 	r.Outcome, r.Reason = string(res.Results.Verdict), res.Results.Reason
-	r.Ops, r.Faults = clientOps(res.History), len(reports.FaultIntervals(res.History))
+	r.Ops, r.Faults, r.config = clientOps(res.History), len(reports.FaultIntervals(res.History)), &res.Config
 	if n := len(res.History); n > 0 {
 		r.Simulated = time.Duration(res.History[n-1].Time)
 	}
@@ -482,6 +485,10 @@ func runOneSeed(p *simPlan, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\n  %d client ops and %d faults over %v simulated, in %v of wall time\n",
 		r.Ops, r.Faults, r.Simulated.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
+	if c := r.config; c != nil {
+		fmt.Fprintf(stdout, "  %d nodes, read mode %s, election timeout %v, heartbeat %v, %d clients at %g ops/s\n",
+			c.Nodes, c.ReadMode, c.ElectionTimeout, c.HeartbeatInterval, c.Clients, c.Rate)
+	}
 	if r.Dir != "" {
 		if err := reports.WriteIndex(p.store); err != nil {
 			return &exitError{code: harness.ExitInternal, err: err}

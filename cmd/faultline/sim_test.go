@@ -92,7 +92,7 @@ func TestSimSweep(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, runs, len(s.Failing), "a run directory for each failing seed, none for the others")
 	for _, f := range s.Failing {
-		assert.Contains(t, f.Command, "--unsafe stale-read")
+		assert.Contains(t, f.Command, "--unsafe=stale-read")
 		assert.Contains(t, runs, f.Dir)
 		rec, err := rundir.ReadTest(f.Dir)
 		require.NoError(t, err)
