@@ -27,6 +27,9 @@ type Sweep struct {
 	Workers int `json:"workers"`
 	// Nemesis is passed as --nemesis when set (default: every fault kind).
 	Nemesis string `json:"nemesis,omitempty"`
+	// FixedConfig passes --explore=false: every run has the simulation's
+	// one default configuration instead of one drawn from its seed.
+	FixedConfig bool `json:"fixed_config,omitempty"`
 }
 
 // Seeds is the range as faultline sim takes it: A-B.
@@ -39,6 +42,9 @@ func (s Sweep) args(store string, stopAtFirst bool) []string {
 		"--store", store, "--keep", "failing"}
 	if s.Nemesis != "" {
 		args = append(args, "--nemesis", s.Nemesis)
+	}
+	if s.FixedConfig {
+		args = append(args, "--explore=false")
 	}
 	if stopAtFirst {
 		args = append(args, "--stop-at-first")

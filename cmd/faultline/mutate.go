@@ -26,6 +26,7 @@ type mutateFlags struct {
 	workers        int
 	workloads      string
 	nemesis        string
+	explore        bool
 	store          string
 	minScore       float64
 	unitTimeout    time.Duration
@@ -69,6 +70,7 @@ node's sweep was not valid; 2 if interrupted; 254 on bad arguments; 255 on an er
 	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "simulated runs in parallel within a sweep")
 	fl.StringVar(&f.workloads, "workloads", "register,set", "comma list of workloads each mutant is swept with, in order")
 	fl.StringVar(&f.nemesis, "nemesis", "", "fault kinds of the sweeps (faultline sim --nemesis; default: all it has)")
+	fl.BoolVar(&f.explore, "explore", true, "let each simulated run draw the store's configuration from its seed (faultline sim --explore); --explore=false sweeps one fixed configuration")
 	fl.StringVar(&f.store, "store", "store", "directory the campaign directory is created in")
 	fl.Float64Var(&f.minScore, "min-score", 0, "exit 1 if the score (percent) is below this")
 	fl.DurationVar(&f.unitTimeout, "unit-timeout", 2*time.Minute, "timeout of one run of a mutated package's unit tests")
@@ -163,7 +165,7 @@ func (f mutateFlags) options() (mutate.Options, error) {
 			return opts, harness.Usagef("--workloads: unknown workload %q: use %s", w, strings.Join(mutateWorkloads, ","))
 		}
 		sweeps = append(sweeps, mutate.Sweep{Workload: w, FirstSeed: 1, LastSeed: int64(f.seedsPerMutant),
-			Budget: f.budget, Workers: f.workers, Nemesis: f.nemesis})
+			Budget: f.budget, Workers: f.workers, Nemesis: f.nemesis, FixedConfig: !f.explore})
 	}
 	if len(sweeps) == 0 {
 		return opts, harness.Usagef("--workloads is empty: give register, set or both")
