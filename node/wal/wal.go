@@ -315,11 +315,27 @@ func (w *WAL) Append(hs *raft.HardState, entries []raft.Entry) error {
 		}
 	}
 	buf := w.scratch[:0]
-	if hs != nil && *hs != w.hardState {
-		buf = appendHardStateRecord(buf, *hs)
+	// A crash may keep any prefix of what was written since the last
+	// fsync, cut at a record boundary too, which replay cannot tell from
+	// a log that ends there. So every prefix must be a state the node may
+	// restart from: the hard state goes before the entries (no entry of a
+	// term the node had not durably entered), but with its commit index
+	// held to the log in front of it; the full commit index follows the
+	// entries it covers.
+	changed := hs != nil && *hs != w.hardState
+	var ahead raft.HardState
+	if changed {
+		ahead = *hs
+		ahead.Commit = min(ahead.Commit, w.lastIndexBefore(entries))
+		if ahead != w.hardState {
+			buf = appendHardStateRecord(buf, ahead)
+		}
 	}
 	for _, e := range entries {
 		buf = appendEntryRecord(buf, e)
+	}
+	if changed && *hs != ahead {
+		buf = appendHardStateRecord(buf, *hs)
 	}
 	if len(buf) == 0 {
 		return nil
@@ -342,6 +358,17 @@ func (w *WAL) Append(hs *raft.HardState, entries []raft.Entry) error {
 		active.maxIndex = max(active.maxIndex, w.lastIndex)
 	}
 	return nil
+}
+
+// lastIndexBefore is the index of the log's last entry once the records
+// in front of entries are replayed: the entry before the first of them (an
+// entry replaces every entry at or above its index), or the last index
+// appended so far when there are none.
+func (w *WAL) lastIndexBefore(entries []raft.Entry) uint64 {
+	if len(entries) > 0 {
+		return entries[0].Index - 1
+	}
+	return w.lastIndex
 }
 
 // checkEntries rejects a batch that would leave a hole in the log.

@@ -389,3 +389,35 @@ func TestOwnSnapshotBelowLogKeepsLaterEntries(t *testing.T) {
 	assert.Equal(t, first, rec.Entries[0].Index)
 	assert.Equal(t, first+3, rec.Entries[3].Index)
 }
+
+// TestEveryPrefixOfAnUnsyncedBatchRestarts cuts the bytes of a batch that was
+// written but not fsynced at every offset, record boundaries included, as a
+// crash may: a follower's batch that enters a new term, appends entries and
+// learns in the same message that they are committed. Every cut must leave
+// a log the replication core can restart from: a commit index not beyond
+// the last entry, and no entry of a term above the hard state's.
+func TestEveryPrefixOfAnUnsyncedBatchRestarts(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := openWAL(t, dir, Options{})
+	appendSync(t, w, &raft.HardState{Term: 1, Vote: "n1", Commit: 3}, makeEntries(1, 3, 1))
+	synced := w.activeBytes
+	appendSync(t, w, &raft.HardState{Term: 2, Commit: 5}, makeEntries(4, 5, 2))
+	require.NoError(t, w.Close())
+	data, err := os.ReadFile(segmentFiles(t, dir)[0])
+	require.NoError(t, err)
+	name := filepath.Base(segmentFiles(t, dir)[0])
+
+	for cut := synced; cut <= int64(len(data)); cut++ {
+		cutDir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(cutDir, name), data[:cut], 0o644))
+		w, rec, err := Open(cutDir, Options{})
+		require.NoError(t, err, "cut at byte %d", cut)
+		require.NoError(t, w.Close())
+		last, lastTerm := uint64(0), uint64(0)
+		if n := len(rec.Entries); n > 0 {
+			last, lastTerm = rec.Entries[n-1].Index, rec.Entries[n-1].Term
+		}
+		assert.LessOrEqual(t, rec.HardState.Commit, last, "cut at byte %d: commit index beyond the log", cut)
+		assert.LessOrEqual(t, lastTerm, rec.HardState.Term, "cut at byte %d: an entry of a term not entered", cut)
+	}
+}
