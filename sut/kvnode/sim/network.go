@@ -6,6 +6,7 @@ import (
 
 	"github.com/faultline/faultline/node/raft"
 	"github.com/faultline/faultline/node/server"
+	"github.com/faultline/faultline/node/transport"
 )
 
 // network carries peer messages between the simulated nodes: each message
@@ -20,7 +21,18 @@ type network struct {
 	grudge map[string][]string
 	// lossPercent is the chance that a peer message is dropped.
 	lossPercent float64
+	// inflight counts the messages on each directed link (from, to) that
+	// are sent and not yet delivered or dropped.
+	inflight map[[2]string]int
 }
+
+// linkCapacity is the most messages one directed link holds in flight; a
+// send beyond it is dropped. The node's transport is one connection per
+// peer with a send queue of this size that drops when full, so no real
+// link carries more: without the bound, a leader whose appends overtake
+// each other could refill its window on every rejection and grow the
+// traffic without end, which no deployment can do.
+const linkCapacity = transport.DefaultSendQueue
 
 // delay draws one message's delivery time.
 func (n *network) delay() time.Duration {
@@ -51,8 +63,17 @@ func (n *network) send(m raft.Message) {
 		copies = 2
 	}
 	to := n.w.node(m.To)
+	link := [2]string{m.From, m.To}
 	for range copies {
+		if n.inflight[link] >= linkCapacity {
+			return
+		}
+		if n.inflight == nil {
+			n.inflight = map[[2]string]int{}
+		}
+		n.inflight[link]++
 		n.w.after(n.delay(), func() {
+			n.inflight[link]--
 			// A partition that began while the message was in flight drops it.
 			if n.cut(m.From, m.To) {
 				return
