@@ -78,10 +78,11 @@ func (r *Raft) handleVoteRequest(m Message) {
 	} else {
 		canVote = r.vote == m.From || (r.vote == "" && r.leader == "")
 	}
-	if r.recovering && m.Index > 0 {
-		// We may have lost entries we acknowledged, or a vote of this
-		// generation: our log proves nothing about the candidate's. Only
-		// an empty candidate (a new cluster's first election) gets a vote.
+	if r.recovering && m.Index > 0 && !r.covers(m.Index, m.LogTerm) {
+		// We may have lost entries we acknowledged: our log proves
+		// nothing about the candidate's. Only a candidate whose log holds
+		// whatever we may have acknowledged (recovery.go), or an empty one
+		// (a new cluster's first election), gets a vote.
 		canVote = false
 	}
 	if !canVote || !r.log.isUpToDate(m.Index, m.LogTerm) {

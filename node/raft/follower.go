@@ -27,6 +27,10 @@ func (r *Raft) handleAppend(m Message) {
 		r.log.appendAfter(m.Entries)
 	}
 	lastNew := m.Index + uint64(len(m.Entries))
+	if r.matchedTerm != r.term {
+		r.matched, r.matchedTerm = 0, r.term
+	}
+	r.matched = max(r.matched, lastNew)
 	// Commit only what is known to match the leader: up to lastNew.
 	r.log.commitTo(min(m.Commit, lastNew))
 	r.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew})
@@ -49,13 +53,36 @@ func (r *Raft) rejectHint(index, term uint64) (uint64, uint64) {
 
 // handleHeartbeat advances the commit index (the leader sends at most our
 // match index, so it is safe) and echoes the read-index round.
+//
+// Not while recovering: the match the leader recorded may be an
+// acknowledgement our storage lost, and the entries we hold there may not be
+// the ones we acknowledged (a torn tail that cut off an append also undoes
+// the truncation it made, bringing replaced entries back). A recovering node
+// commits only from appends, up to where they matched the leader's log.
 func (r *Raft) handleHeartbeat(m Message) {
-	if m.Commit > r.log.committed {
+	if m.Commit > r.log.committed && !r.recovering {
 		r.log.commitTo(min(m.Commit, r.log.lastIndex()))
 	}
 	// Index tells the leader how far our log reaches: below the match it
 	// recorded for us, we lost entries and it must probe again.
-	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Index: r.log.lastIndex()})
+	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Index: r.heldForLeader()})
+}
+
+// heldForLeader is how far our log reaches as far as the leader may count
+// on it: all of it, or, while recovering, only what is known to match the
+// leader's log (what is committed, and what its appends of this term
+// matched). A recovering node's log may be as long as what it acknowledged
+// and still differ from it (replaced entries that a torn tail brought back):
+// the leader must then see less than the match it recorded, and probe again.
+func (r *Raft) heldForLeader() uint64 {
+	if !r.recovering {
+		return r.log.lastIndex()
+	}
+	held := r.log.committed
+	if r.matchedTerm == r.term {
+		held = max(held, r.matched)
+	}
+	return min(held, r.log.lastIndex())
 }
 
 // handleSnapshot installs a snapshot newer than our commit index. The

@@ -16,7 +16,7 @@ func (r *Raft) becomeLeader() {
 	r.leader = r.id
 	r.votes = nil
 	// A quorum granted our log: from now on it is the cluster's.
-	r.recovering = false
+	r.recovering, r.rec = false, nil
 	r.resetTimers()
 	r.progress = make(map[string]*progress, len(r.peers)-1)
 	for _, p := range r.peers {

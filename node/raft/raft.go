@@ -51,8 +51,13 @@ type Raft struct {
 	pendingSnapshot *Snapshot
 
 	// recovering: the storage may have lost acknowledged entries or a vote
-	// (Restore.Recovering); cleared by caughtUp.
+	// (Restore.Recovering); cleared by maybeEndRecovery or becomeLeader.
+	// rec is what the probes taught us meanwhile (recovery.go).
 	recovering bool
+	rec        *recovery
+	// matched is, on a follower, the last index an append of matchedTerm's
+	// leader proved to match its log (see handleHeartbeat).
+	matched, matchedTerm uint64
 }
 
 // New returns the core for cfg, restarted from the durable state in
@@ -109,10 +114,12 @@ func New(cfg Config, restored Restore) (*Raft, error) {
 		vote:          hs.Vote,
 		log:           log,
 		prevHardState: durable,
-		recovering:    restored.Recovering,
 	}
 	r.prevHardState.Commit = log.committed
 	r.becomeFollower(r.term, "")
+	if restored.Recovering {
+		r.beginRecovery()
+	}
 	return r, nil
 }
 
@@ -151,6 +158,9 @@ func validateConfig(cfg *Config) error {
 // Tick advances the core's logical clock by one tick.
 func (r *Raft) Tick() {
 	r.ticks++
+	if r.recovering {
+		r.tickRecovery()
+	}
 	if r.role == Leader {
 		r.tickLeader()
 		return
@@ -172,6 +182,22 @@ func (r *Raft) Step(m Message) error {
 	}
 	if _, ok := messageTypeNames[m.Type]; !ok {
 		return fmt.Errorf("step: unknown message type %d from %s", m.Type, m.From)
+	}
+	// Recovery probes and their answers are outside the generations: a
+	// probe may come from a node that forgot its generation, and an answer
+	// from any generation is what it asked for (recovery.go).
+	switch m.Type {
+	case MsgRecover:
+		r.handleRecover(m)
+		return nil
+	case MsgRecoverResp:
+		r.handleRecoverResp(m)
+		return nil
+	case MsgApp, MsgHeartbeat, MsgSnap:
+		if r.ignoresLeaders() {
+			r.heardLeader(m.From, m.Term)
+			return nil
+		}
 	}
 	switch {
 	case m.Term > r.term:
@@ -208,6 +234,7 @@ func (r *Raft) Step(m Message) error {
 		default:
 			r.handleSnapshot(m)
 		}
+		r.heardLeader(m.From, m.Term)
 	case MsgAppResp, MsgHeartbeatResp:
 		if r.role == Leader {
 			r.handleLeaderResponse(m)

@@ -88,37 +88,6 @@ func (r *Raft) Advance(rd Ready) {
 	r.maybeEndRecovery()
 }
 
-// maybeEndRecovery ends recovery once we durably hold a committed entry of
-// the current leader's term: the leader's log up to there, which holds every
-// entry committed in earlier terms (leader completeness). From then on our
-// log is as good as any replica's for votes and quorums.
-//
-// Holding the current leader's entry at index 1 ends it too, committed or
-// not: a leader appends its first entry after its log, so its log was empty
-// when it won, and only a majority of empty logs elects an empty candidate.
-// Nothing committed before its term survives on such a majority (a new
-// cluster committed nothing; a cluster whose majority lost its disks lost
-// it already), so there is nothing our log could lack. Waiting for the
-// commit instead wedges a new cluster whose first leader dies before
-// committing its no-op: every follower then holds that entry, recovering,
-// and neither campaigns nor grants a vote to any log but an empty one.
-func (r *Raft) maybeEndRecovery() {
-	if !r.recovering || r.role != Follower || r.leader == "" {
-		return
-	}
-	if r.log.stabled >= r.log.committed {
-		if t, ok := r.log.term(r.log.committed); ok && t == r.term {
-			r.recovering = false
-			return
-		}
-	}
-	if r.log.stabled >= 1 {
-		if t, ok := r.log.term(1); ok && t == r.term {
-			r.recovering = false
-		}
-	}
-}
-
 // Compact records that the state machine was snapshotted at snap.Index (an
 // applied index): log entries at or below it are dropped, and snap is sent
 // to followers that need any of them.

@@ -65,6 +65,8 @@ const (
 	MsgHeartbeat
 	MsgHeartbeatResp
 	MsgSnap
+	MsgRecover
+	MsgRecoverResp
 )
 
 var messageTypeNames = map[MessageType]string{
@@ -72,7 +74,7 @@ var messageTypeNames = map[MessageType]string{
 	MsgVote: "MsgVote", MsgVoteResp: "MsgVoteResp",
 	MsgApp: "MsgApp", MsgAppResp: "MsgAppResp",
 	MsgHeartbeat: "MsgHeartbeat", MsgHeartbeatResp: "MsgHeartbeatResp",
-	MsgSnap: "MsgSnap",
+	MsgSnap: "MsgSnap", MsgRecover: "MsgRecover", MsgRecoverResp: "MsgRecoverResp",
 }
 
 func (t MessageType) String() string {
@@ -99,6 +101,12 @@ func (t MessageType) String() string {
 //     for a round confirms leadership as of its send tick (read index,
 //     lease).
 //   - MsgSnap: Snapshot is the leader's latest snapshot.
+//   - MsgRecover: a recovering node asks for the receiver's term; Context is
+//     the nonce of the sender's start. Its Term means nothing.
+//   - MsgRecoverResp: Term is the answering node's term, Context the nonce
+//     it answers. If it leads that term, Index/LogTerm are its last entry,
+//     Commit its commit index and RejectHint the index its term began at;
+//     otherwise all four are zero.
 type Message struct {
 	Type       MessageType
 	From       string
@@ -217,11 +225,17 @@ type Restore struct {
 	// Recovering says the storage may have lost what the node once
 	// acknowledged or voted: it started empty, a torn tail was cut off, or
 	// an earlier recovery had not finished. Such a node may have counted
-	// towards the quorum of entries it no longer holds, and may have voted
-	// in a generation it no longer remembers, so until it has caught up
-	// from a current leader it grants no vote and starts no election
-	// except to or as a candidate whose log is empty (a new cluster's
-	// first election). See Status.Recovering and node/README.md.
+	// towards the quorum of entries it no longer holds, in a generation it
+	// no longer remembers. It first asks its peers for their generations
+	// (MsgRecover) and ignores leaders until a quorum of the others
+	// answered; then, until its durable log holds whatever it may have
+	// acknowledged before the loss, it grants no vote except to a
+	// candidate whose log does, or whose log is empty (a new cluster's
+	// first election), and starts no election unless its own log is empty.
+	// See recovery.go, Status.Recovering and node/README.md.
+	//
+	// Config.Rand must differ between starts: it draws the nonce that
+	// tells this start's answers from a previous one's.
 	Recovering bool
 }
 
@@ -280,10 +294,11 @@ type Status struct {
 	// began with: every entry before it is from an earlier term.
 	TermStartIndex uint64
 	// Recovering: the node restarted from storage that may have lost
-	// entries (Restore.Recovering) and has not yet caught up from a
-	// leader. It ends once the node durably holds a committed entry of
-	// the current leader's term (the leader's log up to there, which
-	// holds every entry committed before the term), or when the node
-	// wins an election.
+	// entries (Restore.Recovering) and its log does not yet hold all it
+	// may have acknowledged before. It ends once the node has learned, from
+	// a quorum of the others, a floor at or above every term it took part
+	// in, and durably holds an entry of a later term, or the log of the
+	// floor term's leader up to the last index that leader reported
+	// (recovery.go); or when the node wins an election.
 	Recovering bool
 }

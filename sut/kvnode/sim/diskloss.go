@@ -209,16 +209,26 @@ func (w *world) awaitCatchUp(f *history.Fault, targets []*node, deadline time.Du
 // must once a majority's disks are gone. The simulation promises that a
 // majority keeps its disks, torn writes included: while the nodes that may
 // lack what they acknowledged (a lost disk not yet caught up, or recovering
-// for any reason) leave no room in the minority, a power cut loses the
-// unsynced bytes whole instead of keeping a torn part of them.
+// for any reason, or down while recovering, which it still is when it comes
+// back) leave no room in the minority, a power cut loses the unsynced bytes
+// whole instead of keeping a torn part of them.
 func (w *world) mayTearWrites(n *node) bool {
 	amnesiac := 0
 	for _, m := range w.nodes {
-		if m != n && (m.diskLost || m.up() && m.srv.Status().Recovering) {
+		if m != n && (m.diskLost || m.recovering()) {
 			amnesiac++
 		}
 	}
 	return amnesiac < (len(w.nodes)-1)/2
+}
+
+// recovering reports whether the node recovers: it runs recovering, or it
+// went down recovering and restarts so.
+func (n *node) recovering() bool {
+	if n.up() {
+		return n.srv.Status().Recovering
+	}
+	return n.downRecovering
 }
 
 // mayBeRecovering reports whether the node may still lack what it lost with

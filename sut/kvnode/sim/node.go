@@ -45,6 +45,9 @@ type node struct {
 	// diskLost: a disk-loss or corrupt-sector fault took what the node
 	// had made durable, and the node has not been seen caught up since.
 	diskLost bool
+	// downRecovering: the process went down recovering, so its data dir
+	// holds the recovering mark and it restarts recovering.
+	downRecovering bool
 }
 
 // pendingRequest is a request handed to the node's update loop; reply gets
@@ -104,6 +107,9 @@ func (n *node) start() error {
 // crash kills the process: everything in memory is gone, the disk stays as
 // a killed process leaves it.
 func (n *node) crash() {
+	if n.srv != nil {
+		n.downRecovering = n.srv.Status().Recovering
+	}
 	n.srv = nil
 	n.incarnation++
 	n.paused = false
