@@ -12,16 +12,7 @@ import (
 // stale leader a of T then reaches w while b is cut off.
 func TestRecoveringNodeThatLostOnlyAVoteRefusesStaleLeader(t *testing.T) {
 	nw := newNetwork(t, 3, nil)
-	a := nw.elect()
-	nw.propose(a, "before")
-	nw.stabilize()
-	nw.heartbeat(a)
-	staleTerm := nw.nodes[a].term
-	b := otherThan(nw.ids, a)
-	w := otherThan(nw.ids, a, b)
-
-	nw.isolate(a)
-	nw.expireLease(b, w)
+	a, b, w, staleTerm := nw.cutOffLeader()
 	noBApp := func(m Message) bool { return !(m.From == b && (m.Type == MsgApp || m.Type == MsgHeartbeat)) }
 	for range 3 {
 		if nw.nodes[b].role == Leader {
@@ -34,16 +25,7 @@ func TestRecoveringNodeThatLostOnlyAVoteRefusesStaleLeader(t *testing.T) {
 	require.Greater(t, nw.nodes[b].term, staleTerm)
 	require.Equal(t, b, nw.stores[w].hardState.Vote)
 
-	nw.heal()
-	nw.isolate(b)
-	nw.wipe(w, true)
-	staleIndex, _ := nw.propose(a, "stale")
-	for range 3 {
-		for range nw.nodes[a].cfg.HeartbeatTicks {
-			nw.tick(a, w)
-		}
-		nw.stabilize()
-	}
+	staleIndex := nw.staleLeaderMeetsWiped(a, b, w)
 	assert.Less(t, nw.nodes[a].log.committed, staleIndex, "a committed nothing with w")
 
 	nw.heal()

@@ -517,16 +517,7 @@ func TestRecoveringNodeHoldsWhatItAcknowledgedInTheLeadersTerm(t *testing.T) {
 // floor once b answers too, and then follows b.
 func TestRecoveringNodeDoesNotServeAStaleLeader(t *testing.T) {
 	nw := newNetwork(t, 3, nil)
-	a := nw.elect()
-	nw.propose(a, "before")
-	nw.stabilize()
-	nw.heartbeat(a)
-	staleTerm := nw.nodes[a].term
-	b := otherThan(nw.ids, a)
-	w := otherThan(nw.ids, a, b)
-
-	nw.isolate(a)
-	nw.expireLease(b, w)
+	a, b, w, staleTerm := nw.cutOffLeader()
 	nw.campaignUntilLeader(b)
 	require.Equal(t, Leader, nw.nodes[b].role)
 	require.Greater(t, nw.nodes[b].term, staleTerm)
@@ -536,16 +527,7 @@ func TestRecoveringNodeDoesNotServeAStaleLeader(t *testing.T) {
 	require.Equal(t, ei, nw.nodes[b].log.committed, "e committed on b and w")
 
 	// w loses its disk; b goes down; a and w reach each other.
-	nw.heal()
-	nw.isolate(b)
-	nw.wipe(w, true)
-	staleIndex, _ := nw.propose(a, "stale")
-	for range 3 {
-		for range nw.nodes[a].cfg.HeartbeatTicks {
-			nw.tick(a, w)
-		}
-		nw.stabilize()
-	}
+	staleIndex := nw.staleLeaderMeetsWiped(a, b, w)
 	assert.True(t, nw.nodes[w].Status().Recovering)
 	assert.Zero(t, nw.nodes[w].log.lastIndex(), "w took nothing from the stale leader")
 	assert.Less(t, nw.nodes[a].log.committed, staleIndex, "a committed nothing with w")
@@ -652,4 +634,37 @@ func TestRecoveringNodeCommitsOnlyWhatMatchesTheLeader(t *testing.T) {
 	assert.False(t, nw.nodes[f].Status().Recovering)
 	assert.True(t, nw.nodes[f].log.matchTerm(k, bt))
 	nw.requireSafe()
+}
+
+// cutOffLeader elects a leader a of a 3-node network, commits an entry, and
+// cuts a off with the other two, b and w, ready to elect a leader of a later
+// term; staleTerm is a's.
+func (nw *network) cutOffLeader() (a, b, w string, staleTerm uint64) {
+	a = nw.elect()
+	nw.propose(a, "before")
+	nw.stabilize()
+	nw.heartbeat(a)
+	staleTerm = nw.nodes[a].term
+	b = otherThan(nw.ids, a)
+	w = otherThan(nw.ids, a, b)
+	nw.isolate(a)
+	nw.expireLease(b, w)
+	return a, b, w, staleTerm
+}
+
+// staleLeaderMeetsWiped wipes w's disk, cuts b off, and lets the stale
+// leader a propose an entry (at staleIndex) and send it to w for three
+// heartbeat rounds.
+func (nw *network) staleLeaderMeetsWiped(a, b, w string) (staleIndex uint64) {
+	nw.heal()
+	nw.isolate(b)
+	nw.wipe(w, true)
+	staleIndex, _ = nw.propose(a, "stale")
+	for range 3 {
+		for range nw.nodes[a].cfg.HeartbeatTicks {
+			nw.tick(a, w)
+		}
+		nw.stabilize()
+	}
+	return staleIndex
 }
