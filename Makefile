@@ -103,7 +103,7 @@ bugs-quick: build
 # directory and print the line that replays them. SIM_FLAGS adds flags, e.g.
 # SIM_FLAGS=--unsafe=skip-fsync.
 SIM_SEEDS  ?= 1-10000
-SIM_BUDGET ?= 10m
+SIM_BUDGET ?= 20m
 SIM_FLAGS  ?=
 
 sim: build
