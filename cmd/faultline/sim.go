@@ -425,7 +425,9 @@ func (p *simPlan) writeRun(cfg sim.Config, res sim.Result, start time.Time, r se
 	for i, rs := range res.Replicas {
 		nodes[i] = rs.Node
 	}
-	faults := slices.Clone(cfg.Faults)
+	// The kinds this run drew (with --explore, a focus on some of those
+	// asked for); its replay line asks for the same and draws them again.
+	faults := slices.Clone(eff.Faults)
 	if faults == nil {
 		faults = []string{}
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -132,4 +133,42 @@ func TestExploreDrawsConfigurationsTheNodeTakes(t *testing.T) {
 		ncfg.FS = nil
 		require.NoError(t, ncfg.Validate(), "seed %d", seed)
 	}
+}
+
+// TestFocusFaults: a test's three kinds or fewer are kept as asked; of more,
+// a seed keeps all or one to three of them, in the order asked, and over
+// many seeds both happen and every kind is focused on.
+func TestFocusFaults(t *testing.T) {
+	for _, faults := range [][]string{nil, {FaultKill}, {FaultPartition, FaultClock, FaultKill}} {
+		for seed := range int64(20) {
+			c := effective(Config{Seed: seed, Explore: true, Faults: faults})
+			assert.Equal(t, faults, c.Faults, "seed %d keeps %v", seed, faults)
+		}
+	}
+
+	all := FaultKinds()
+	full, focused, seen := 0, 0, map[string]bool{}
+	for seed := range int64(200) {
+		c := effective(Config{Seed: seed, Explore: true, Faults: all})
+		assert.Equal(t, c.Faults, effective(Config{Seed: seed, Explore: true, Faults: all}).Faults, "seed %d draws its focus again", seed)
+		if len(c.Faults) == len(all) {
+			full++
+			continue
+		}
+		focused++
+		require.True(t, len(c.Faults) >= 1 && len(c.Faults) <= maxFocus, "seed %d focuses on %v", seed, c.Faults)
+		last := -1
+		for _, kind := range c.Faults {
+			i := slices.Index(all, kind)
+			require.Greater(t, i, last, "seed %d: %v is not in the order asked", seed, c.Faults)
+			last = i
+			seen[kind] = true
+		}
+	}
+	assert.Greater(t, full, 50, "about half of 200 seeds keep every kind")
+	assert.Greater(t, focused, 50, "about half of 200 seeds focus")
+	assert.Len(t, seen, len(all), "every kind is focused on by some seed")
+
+	fixed := effective(Config{Seed: 3, Faults: all})
+	assert.Equal(t, all, fixed.Faults, "without Explore the faults are the test's")
 }

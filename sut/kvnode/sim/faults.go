@@ -84,15 +84,23 @@ func (w *world) nemesisLoop() {
 				})
 			})
 		}
-		if w.rng.IntN(2) == 0 {
+		switch w.rng.IntN(4) {
+		case 0, 1:
 			start()
-			return
+		case 2:
+			// A quarter of the faults wait for the next change of leader and
+			// strike within a few message delays of it: while the new
+			// leader's first appends are in flight, its voters have just
+			// voted, and the old leader may still hold writes nobody else
+			// has.
+			w.atNextLeaderChange(w.cfg.FaultInterval, w.randDuration(0, 4*w.cfg.MaxDelay), start)
+		default:
+			// A quarter wait for the next election and strike while its
+			// vote requests and answers are in flight: a voter's grant is
+			// durable and not yet followed by the winner's first append, a
+			// candidate has not yet heard its quorum.
+			w.atNextElection(w.cfg.FaultInterval, w.randDuration(0, 3*w.cfg.MaxDelay), start)
 		}
-		// Half of the faults wait for the next change of leader and strike
-		// within a few message delays of it: while the new leader's first
-		// appends are in flight, its voters have just voted, and the old
-		// leader may still hold writes nobody else has.
-		w.atNextLeaderChange(w.cfg.FaultInterval, w.randDuration(0, 4*w.cfg.MaxDelay), start)
 	})
 }
 
@@ -100,6 +108,19 @@ func (w *world) nemesisLoop() {
 // sees (a node leading a generation for the first time), or after wait if
 // none comes by then.
 func (w *world) atNextLeaderChange(wait, delay time.Duration, fn func()) {
+	w.leaderWatchers = w.atNext(w.leaderWatchers, wait, delay, fn)
+}
+
+// atNextElection runs fn delay after the next vote request a node sends
+// (not a pre-vote: a candidate that passed its pre-vote has moved to a new
+// generation and asks for votes), or after wait if none comes by then.
+func (w *world) atNextElection(wait, delay time.Duration, fn func()) {
+	w.electionWatchers = w.atNext(w.electionWatchers, wait, delay, fn)
+}
+
+// atNext adds to watchers one that runs fn delay after it is woken, or
+// runs fn after wait if it is not woken by then; fn runs once.
+func (w *world) atNext(watchers []func(), wait, delay time.Duration, fn func()) []func() {
 	done := false
 	once := func() {
 		if !done {
@@ -107,8 +128,18 @@ func (w *world) atNextLeaderChange(wait, delay time.Duration, fn func()) {
 			fn()
 		}
 	}
-	w.leaderWatchers = append(w.leaderWatchers, func() { w.after(delay, once) })
 	w.after(wait, once)
+	return append(watchers, func() { w.after(delay, once) })
+}
+
+// noteElection wakes the faults waiting for an election. It runs while a
+// node's loop iteration sends, so they start in events of their own.
+func (w *world) noteElection() {
+	watchers := w.electionWatchers
+	w.electionWatchers = nil
+	for _, fn := range watchers {
+		fn()
+	}
 }
 
 // noteLeaderChange wakes the faults waiting for a change of leader. It runs
@@ -207,6 +238,9 @@ func (w *world) startFault(kind string, hold time.Duration) (heal func(healed fu
 		// steps a machine stops. (Several machines cut at once are the
 		// kill fault's power cuts.)
 		targets := w.targets(&f, nemesis.TargetOne, nemesis.TargetLeader, nemesis.TargetLeader, TargetFormerLeader)
+		if len(targets) > 1 { // stacked on a fault that hits several
+			targets, f.Targets = targets[:1], []string{targets[0].id}
+		}
 		ops := w.rng.IntN(maxStepCrashOps + 1)
 		f.Params["after_ops"] = strconv.Itoa(ops)
 		for _, n := range targets {
@@ -288,6 +322,55 @@ func (w *world) startFault(kind string, hold time.Duration) (heal func(healed fu
 // before the current leader (see formerLeader).
 const TargetFormerLeader = "former-leader"
 
+// TargetStacked is the sim's shape for a fault that hits the nodes another
+// active fault already hits (stackedTargets).
+const TargetStacked = "stacked"
+
+// stackedTargets draws, for a third of the faults that start while another
+// one holds, the nodes one of the active faults hits (a partition hits the
+// nodes it cut off from a majority); nil otherwise. Failures in production
+// are correlated: a machine whose clock drifts is the one whose network
+// flaps, a node cut off is then restarted, a paused process's host loses
+// power. Drawn independently, two faults rarely meet on one node, and what
+// only their meeting shows (a lease judged on a clock set back while the
+// node is cut off, a voter crashed while the partition isolates the node
+// it voted for) is rarely tried.
+func (w *world) stackedTargets() []string {
+	kinds := make([]string, 0, len(w.faultTargets))
+	for kind, ids := range w.faultTargets {
+		if len(ids) > 0 {
+			kinds = append(kinds, kind)
+		}
+	}
+	if len(kinds) == 0 {
+		return nil
+	}
+	slices.Sort(kinds) // map order is random; the draw must not be
+	if w.rng.IntN(3) != 0 {
+		return nil
+	}
+	return slices.Clone(w.faultTargets[kinds[w.rng.IntN(len(kinds))]])
+}
+
+// cutOff lists the nodes the current partition cuts off from a majority
+// of the cluster (counting themselves): those that can neither lead nor
+// hear a leader.
+func (w *world) cutOff() []string {
+	var ids []string
+	for _, n := range w.nodes {
+		reach := 0
+		for _, m := range w.nodes {
+			if n == m || w.net.linked(n.id, m.id) {
+				reach++
+			}
+		}
+		if reach <= len(w.nodes)/2 {
+			ids = append(ids, n.id)
+		}
+	}
+	return ids
+}
+
 // processShapes are the shapes a kill or pause draws from: the nemesis's
 // process shapes (one node, the leader, a minority, a majority or all) and
 // the former leader.
@@ -299,6 +382,14 @@ var processShapes = []string{nemesis.TargetOne, nemesis.TargetLeader, nemesis.Ta
 func (w *world) targets(f *history.Fault, shapes ...string) []*node {
 	if len(shapes) == 0 {
 		shapes = processShapes
+	}
+	if stacked := w.stackedTargets(); stacked != nil {
+		f.Shape, f.Targets = TargetStacked, stacked
+		targets := make([]*node, len(stacked))
+		for i, id := range stacked {
+			targets[i] = w.node(id)
+		}
+		return targets
 	}
 	f.Shape = shapes[w.rng.IntN(len(shapes))]
 	order := slices.Clone(w.nodes)
@@ -335,6 +426,13 @@ func (w *world) targets(f *history.Fault, shapes ...string) []*node {
 // leader off is drawn twice as often as each other shape: it is the cut
 // that makes a cluster change leaders.
 func (w *world) drawPartition(f *history.Fault) {
+	if stacked := w.stackedTargets(); stacked != nil {
+		id := stacked[w.rng.IntN(len(stacked))]
+		f.Shape, f.Targets = TargetStacked, []string{id}
+		f.Grudge = nemesis.Isolate(w.ids(), id)
+		w.net.grudge = f.Grudge
+		return
+	}
 	shapes := append(nemesis.PartitionShapes(len(w.nodes)), nemesis.ShapeLeader)
 	f.Shape = shapes[w.rng.IntN(len(shapes))]
 	f.Grudge = w.grudgeOf(f.Shape)
@@ -373,6 +471,10 @@ func (w *world) grudgeOf(shape string) map[string][]string {
 // (whose clock decides how long it serves reads on its own) for half of
 // them, the former leader or any node for the others.
 func (w *world) clockTarget(f *history.Fault) *node {
+	if stacked := w.stackedTargets(); stacked != nil {
+		f.Shape = TargetStacked
+		return w.node(stacked[w.rng.IntN(len(stacked))])
+	}
 	f.Shape = nemesis.TargetOne
 	switch w.rng.IntN(4) {
 	case 0, 1:
@@ -487,6 +589,14 @@ func (w *world) restart(n *node) {
 }
 
 func (w *world) recordNemesis(f string, fault history.Fault) {
+	switch {
+	case f == history.FStop:
+		delete(w.faultTargets, fault.Kind)
+	case fault.Kind == FaultPartition:
+		w.faultTargets[fault.Kind] = w.cutOff()
+	case len(fault.Targets) > 0:
+		w.faultTargets[fault.Kind] = fault.Targets
+	}
 	ref := fault
 	w.record(history.Op{Type: history.Invoke, Process: history.NemesisProcess, F: f, Fault: &ref})
 	done := fault

@@ -54,6 +54,9 @@ func (n *network) linked(a, b string) bool { return !n.cut(a, b) && !n.cut(b, a)
 
 // send delivers a peer message, perhaps twice, perhaps never.
 func (n *network) send(m raft.Message) {
+	if m.Type == raft.MsgVote {
+		n.w.noteElection()
+	}
 	if n.cut(m.From, m.To) || n.lost() {
 		return
 	}

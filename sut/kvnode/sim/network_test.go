@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/node/raft"
 )
 
@@ -34,4 +35,29 @@ func TestLinkCapacity(t *testing.T) {
 		w.net.send(raft.Message{Type: raft.MsgApp, From: "n1", To: "n2"})
 	}
 	assert.Equal(t, linkCapacity+1, w.events.Len(), "delivered messages free their room, and only theirs")
+}
+
+// TestCutOff: the nodes a partition cuts off from a majority are the ones
+// stacked faults may target; a node on the majority side never is.
+func TestCutOff(t *testing.T) {
+	ids := []string{"n1", "n2", "n3", "n4", "n5"}
+	for _, tc := range []struct {
+		name   string
+		grudge map[string][]string
+		want   []string
+	}{
+		{"whole network", nil, nil},
+		{"one isolated", nemesis.Isolate(ids, "n3"), []string{"n3"}},
+		{"two against three", nemesis.Complete([][]string{{"n1", "n2"}, {"n3", "n4", "n5"}}), []string{"n1", "n2"}},
+		{"bridge keeps everyone in a majority", nemesis.Complete([][]string{{"n1", "n2"}, {"n4", "n5"}}), []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &world{}
+			for _, id := range ids {
+				w.nodes = append(w.nodes, &node{id: id, w: w})
+			}
+			w.net = &network{w: w, grudge: tc.grudge}
+			assert.ElementsMatch(t, tc.want, w.cutOff())
+		})
+	}
 }

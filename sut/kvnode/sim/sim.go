@@ -183,12 +183,16 @@ type world struct {
 	nextProcess history.Process
 	leaders     []checker.LeaderSighting
 	seenLeader  map[checker.LeaderSighting]bool
-	// activeFaults are the fault kinds the nemesis holds now.
+	// activeFaults are the fault kinds the nemesis holds now;
+	// faultTargets the nodes each of them hits (stackedTargets).
 	activeFaults map[string]bool
-	// leaderWatchers run at the next change of leader (noteLeaderChange).
-	leaderWatchers []func()
-	err            error
-	log            *slog.Logger
+	faultTargets map[string][]string
+	// leaderWatchers run at the next change of leader (noteLeaderChange),
+	// electionWatchers at the next vote request sent (noteElection).
+	leaderWatchers   []func()
+	electionWatchers []func()
+	err              error
+	log              *slog.Logger
 }
 
 // finalReadAttempts bounds the attempts of one final read, as the harness.
@@ -226,6 +230,7 @@ func Run(cfg Config) (Result, error) {
 		rng:          rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
 		seenLeader:   map[checker.LeaderSighting]bool{},
 		activeFaults: map[string]bool{},
+		faultTargets: map[string][]string{},
 		log:          cfg.Logger,
 	}
 	if w.log == nil {
