@@ -116,7 +116,7 @@ a run crashed or stopped advancing.`,
 	fl.StringVar(&f.keep, "keep", "", "run directories a sweep keeps: failing (the default), all or none; one seed always keeps its own")
 	fl.IntVar(&f.keepMax, "keep-max", 20, "most failing run directories a sweep writes (the sweep file lists every failing seed)")
 	fl.BoolVar(&f.stopAtFirst, "stop-at-first", false, "end a sweep at its first run that is not valid")
-	fl.BoolVar(&f.explore, "explore", true, "draw the store's configuration from each seed (cluster size, read mode, timeouts, append and snapshot sizes, network speed, fault pace) where no flag sets it; --explore=false runs one fixed configuration")
+	fl.BoolVar(&f.explore, "explore", true, "draw the store's configuration from each seed (cluster size, read mode, timeouts, append and snapshot sizes, network speed, fault pace) where no flag sets it, and for half of the seeds a focus on one to three of the fault kinds when more than three are asked for; --explore=false runs one fixed configuration with every kind asked for")
 	fl.DurationVar(&f.runTimeout, "run-timeout", 5*time.Minute, "wall time one simulated run may take before the node counts as stuck (exit 255)")
 	return cmd
 }
@@ -490,6 +490,9 @@ func runOneSeed(p *simPlan, stdout io.Writer) error {
 	if c := r.config; c != nil {
 		fmt.Fprintf(stdout, "  %d nodes, read mode %s, election timeout %v, heartbeat %v, %d clients at %g ops/s\n",
 			c.Nodes, c.ReadMode, c.ElectionTimeout, c.HeartbeatInterval, c.Clients, c.Rate)
+		if !slices.Equal(c.Faults, p.base.Faults) {
+			fmt.Fprintf(stdout, "  faults focused on %s (of %s)\n", strings.Join(c.Faults, ","), strings.Join(p.base.Faults, ","))
+		}
 	}
 	if r.Dir != "" {
 		if err := reports.WriteIndex(p.store); err != nil {
