@@ -170,7 +170,13 @@ func TestCorrectNodeUnderEachFault(t *testing.T) {
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
 			t.Log(out.String())
-			assert.Equal(t, 0, exitCode(err), "the correct kvnode must be valid under %s", fault)
+			if !assert.Equal(t, 0, exitCode(err), "the correct kvnode must be valid under %s", fault) {
+				// The store is a temporary directory: the checkers' findings
+				// go to the test log before it is removed.
+				if results, err := os.ReadFile(filepath.Join(store, "latest", "results.json")); err == nil {
+					t.Logf("results.json:\n%s", results)
+				}
+			}
 			assert.Equal(t, 0, leftovers(t, runID))
 
 			h, err := history.ReadFile(filepath.Join(store, "latest", "history.jsonl"))
