@@ -100,6 +100,22 @@ func (c *inProcessCluster) client(id string) *client.Client {
 	return client.New("http://"+c.servers[id].ClientAddr(), client.Options{Timeout: 5 * time.Second})
 }
 
+// untilNotFailed repeats a request while it fails definitely (not applied:
+// a 503 while the cluster elects a leader, as a 300 ms election timeout
+// under -race on a loaded machine sometimes makes it), as a client told to
+// retry later does; an indeterminate or successful result ends it.
+func untilNotFailed(do func() client.Result) client.Result {
+	res := do()
+	for range 100 {
+		if res.Outcome != client.Fail {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		res = do()
+	}
+	return res
+}
+
 // TestInProcessCluster drives concurrent writes and reads through the
 // leader and the followers, with snapshots every 50 entries, and checks
 // that every replica converges to the same digest.
@@ -117,11 +133,11 @@ func TestInProcessCluster(t *testing.T) {
 			cl := c.client(id)
 			for i := range 40 {
 				key := fmt.Sprintf("k%d", i%5)
-				res := cl.Append(ctx, key, fmt.Sprintf("w%d-%d", w, i))
+				res := untilNotFailed(func() client.Result { return cl.Append(ctx, key, fmt.Sprintf("w%d-%d", w, i)) })
 				if !assert.Equal(t, client.OK, res.Outcome, "append via %s: %v", id, res.Err) {
 					return
 				}
-				got := cl.Get(ctx, key)
+				got := untilNotFailed(func() client.Result { return cl.Get(ctx, key) })
 				if !assert.Equal(t, client.OK, got.Outcome, "get via %s: %v", id, got.Err) {
 					return
 				}
@@ -133,7 +149,7 @@ func TestInProcessCluster(t *testing.T) {
 
 	var total int
 	for i := range 5 {
-		res := c.client(leader).Get(ctx, fmt.Sprintf("k%d", i))
+		res := untilNotFailed(func() client.Result { return c.client(leader).Get(ctx, fmt.Sprintf("k%d", i)) })
 		require.Equal(t, client.OK, res.Outcome)
 		total += len(res.List)
 	}
