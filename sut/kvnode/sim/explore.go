@@ -92,15 +92,13 @@ const maxFocus = 3
 
 // focusFaults draws the fault kinds one run injects out of those the test
 // asked for. With every kind in every run, the lanes of the nemesis spread
-// over all of them, and a bug that needs two kinds to meet on one node (a
-// clock set back on a leader that is then cut off, a voter crashed while a
-// partition isolates the winner) waits for a coincidence among many: a run
-// of the full mix saw such a pair rarely enough that 500 seeds missed it,
-// where a run of that pair alone meets it within a hundred. So half of the
-// runs focus on one to three of the kinds, drawn for each seed (Jepsen
-// users run narrow nemesis packages for the same reason); the other half
-// keep the full mix, so combinations of many kinds are still tried. Three
-// kinds or fewer are kept as asked: the test named them.
+// over all of them, and a bug that needs two kinds to meet (a clock set back
+// on a node that is then cut off, a crash while a partition holds) waits for
+// a coincidence among many. So half of the runs focus on one to three of the
+// kinds, drawn for each seed (Jepsen users run narrow nemesis packages for
+// the same reason); the other half keep the full mix, so combinations of
+// many kinds are still tried. Three kinds or fewer are kept as asked: the
+// test named them.
 func focusFaults(r *rand.Rand, faults []string) []string {
 	focus, size := r.IntN(2) == 0, 1+r.IntN(maxFocus)
 	if !focus || len(faults) <= maxFocus {

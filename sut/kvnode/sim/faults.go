@@ -141,20 +141,18 @@ func (w *world) atNext(watchers []func(), wait, delay time.Duration, fn func()) 
 
 // noteElection wakes the faults waiting for an election. It runs while a
 // node's loop iteration sends, so they start in events of their own.
-func (w *world) noteElection() {
-	watchers := w.electionWatchers
-	w.electionWatchers = nil
-	for _, fn := range watchers {
-		fn()
-	}
-}
+func (w *world) noteElection() { wake(&w.electionWatchers) }
 
 // noteLeaderChange wakes the faults waiting for a change of leader. It runs
 // inside a node's loop iteration, so they start in events of their own.
-func (w *world) noteLeaderChange() {
-	watchers := w.leaderWatchers
-	w.leaderWatchers = nil
-	for _, fn := range watchers {
+func (w *world) noteLeaderChange() { wake(&w.leaderWatchers) }
+
+// wake empties *watchers and runs each of them (atNext's watchers only
+// schedule their fault).
+func wake(watchers *[]func()) {
+	woken := *watchers
+	*watchers = nil
+	for _, fn := range woken {
 		fn()
 	}
 }
