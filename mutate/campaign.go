@@ -129,7 +129,7 @@ func Run(ctx context.Context, opts Options) (*Campaign, error) {
 			c.Summary.Interrupted = true
 			break
 		}
-		r, err := runMutant(ctx, opts, m)
+		r, err := runMutant(ctx, opts, m, c.Summary.Baseline)
 		if err != nil {
 			if ctx.Err() != nil {
 				c.Summary.Interrupted = true
@@ -152,7 +152,7 @@ func Run(ctx context.Context, opts Options) (*Campaign, error) {
 }
 
 // runMutant builds, unit-tests and sweeps one mutant.
-func runMutant(ctx context.Context, opts Options, m Mutant) (Result, error) {
+func runMutant(ctx context.Context, opts Options, m Mutant, baseline []HarnessRun) (Result, error) {
 	start := time.Now()
 	r := Result{Mutant: m}
 	if e, ok := opts.Equivalents[m.ID]; ok {
@@ -179,17 +179,35 @@ func runMutant(ctx context.Context, opts Options, m Mutant) (Result, error) {
 		if err != nil {
 			return r, err
 		}
+		for _, b := range baseline {
+			if b.Workload == run.Workload {
+				run.compare(b)
+			}
+		}
 		r.Harness = append(r.Harness, run)
 		if run.Caught() {
 			r.Outcome, r.CaughtBy = OutcomeCaught, run.Status
 			break
 		}
 	}
-	if r.Outcome == OutcomeSurvived && r.Equivalence != "" {
+	if r.Outcome == OutcomeSurvived && r.Equivalence != "" && !r.observable() {
+		// An argument the runs refute (a history differs from the
+		// unmutated node's) is not honoured: the mutant stays a survivor.
 		r.Outcome = OutcomeEquivalent
 	}
 	r.Duration = time.Since(start)
 	return r, nil
+}
+
+// observable reports whether a sweep of the mutant gave a history that
+// differs from the unmutated node's for the same seed.
+func (r Result) observable() bool {
+	for _, h := range r.Harness {
+		if h.Differing > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func progressLine(c *Campaign, r Result, built, max int, start time.Time) string {

@@ -28,16 +28,37 @@ func fakeModule(t *testing.T) string {
 		"cmd/faultline/main.go": `package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 
 	"example.com/m/p"
 )
 
+// main writes a sweep file whose "history" of every seed is what Pos
+// answered, then exits 1 if an answer was wrong.
 func main() {
-	for a := -2; a <= 2; a++ {
-		if p.Pos(a) != (a > 0) {
-			os.Exit(1)
+	store := "."
+	for i, a := range os.Args {
+		if a == "--store" && i+1 < len(os.Args) {
+			store = os.Args[i+1]
 		}
+	}
+	history, wrong := "", false
+	for a := -2; a <= 2; a++ {
+		history += fmt.Sprint(p.Pos(a))
+		wrong = wrong || p.Pos(a) != (a > 0)
+	}
+	dir := filepath.Join(store, "sim-register-all")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		panic(err)
+	}
+	sweep := fmt.Sprintf("{\"history_digests\": {\"1\": %q, \"2\": %q}}", history, history)
+	if err := os.WriteFile(filepath.Join(dir, "sweep-1.json"), []byte(sweep), 0o644); err != nil {
+		panic(err)
+	}
+	if wrong {
+		os.Exit(1)
 	}
 }
 `,
@@ -75,6 +96,10 @@ func TestRunOnAFakeModule(t *testing.T) {
 	for _, r := range c.Results {
 		assert.Equal(t, OutcomeCaught, r.Outcome, r.Title())
 		assert.Equal(t, CaughtInvalid, r.CaughtBy)
+		require.Len(t, r.Harness, 1)
+		assert.Equal(t, 2, r.Harness[0].Compared, "both seeds ran in the mutant's sweep and the unmutated one's")
+		assert.Equal(t, 2, r.Harness[0].Differing, "every mutant of Pos changes what it answers")
+		assert.Equal(t, int64(1), r.Harness[0].FirstDiffering)
 	}
 
 	var back Campaign
@@ -96,11 +121,13 @@ func TestRunOnAFakeModule(t *testing.T) {
 	assert.Contains(t, string(src), "if a > 0 {", "the working tree is never written")
 }
 
-// fakeBinary is a script standing in for faultline: it exits with code, or
-// sleeps when code is negative.
+// fakeBinary is a script standing in for faultline: it writes an empty
+// sweep file into its --store and exits with code, or sleeps when code is
+// negative.
 func fakeBinary(t *testing.T, code int) string {
 	t.Helper()
-	body := "#!/bin/sh\necho sweeping\nexit " + strings.TrimPrefix(itoa(code), "-") + "\n"
+	body := "#!/bin/sh\necho sweeping\nwhile [ $# -gt 0 ]; do [ \"$1\" = --store ] && store=$2; shift; done\n" +
+		"mkdir -p $store/sim && echo '{}' > $store/sim/sweep-1.json\nexit " + strings.TrimPrefix(itoa(code), "-") + "\n"
 	if code < 0 {
 		body = "#!/bin/sh\nexec sleep 30\n"
 	}
@@ -164,4 +191,45 @@ func TestScoreCounts(t *testing.T) {
 	assert.Equal(t, 1, s.HarnessOnly)
 	assert.Equal(t, [2]int{2, 4}, s.PerPackage["node/raft"])
 	assert.Len(t, c.Survivors(), 2)
+}
+
+func TestCompareWithTheUnmutatedNode(t *testing.T) {
+	base := HarnessRun{digests: map[int64]string{1: "a", 2: "b", 3: "c", 4: "d"}}
+	tests := []struct {
+		name                string
+		digests             map[int64]string
+		compared, differing int
+		first               int64
+		observed            string
+	}{
+		{"identical", map[int64]string{1: "a", 2: "b"}, 2, 0, 0, "history identical to the unmutated node's on all 2 seeds"},
+		{"differs", map[int64]string{1: "a", 2: "x", 3: "c", 4: "y"}, 4, 2, 2, "history differs from the unmutated node's on 2 of 4 seeds (first: seed 2)"},
+		{"seeds the unmutated sweep did not reach", map[int64]string{4: "d", 9: "z"}, 1, 0, 0, "history identical to the unmutated node's on all 1 seeds"},
+		{"nothing compared", nil, 0, 0, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := HarnessRun{digests: tt.digests}
+			h.compare(base)
+			assert.Equal(t, tt.compared, h.Compared)
+			assert.Equal(t, tt.differing, h.Differing)
+			assert.Equal(t, tt.first, h.FirstDiffering)
+			assert.Equal(t, tt.observed, h.Observed())
+		})
+	}
+}
+
+// TestRefutedEquivalenceIsAScoredSurvivor: an argument in equivalent.json
+// counts only while the runs agree with it.
+func TestRefutedEquivalenceIsAScoredSurvivor(t *testing.T) {
+	r := Result{Mutant: Mutant{ID: "m", Package: "node/raft"}, Outcome: OutcomeSurvived, Equivalence: "never matters",
+		Harness: []HarnessRun{{Workload: "register", Status: StatusSurvived, Compared: 10, Differing: 3, FirstDiffering: 4}}}
+	assert.True(t, r.observable())
+	c := &Campaign{Summary: Summary{Started: time.Now(), Packages: []string{"node/raft"}}, Results: []Result{r}}
+	c.finish(time.Now())
+	var out strings.Builder
+	PrintSummary(&out, c)
+	assert.Contains(t, out.String(), "ARGUED EQUIVALENT BUT OBSERVABLE m")
+	assert.Contains(t, out.String(), "register: history differs from the unmutated node's on 3 of 10 seeds (first: seed 4)")
+	assert.Equal(t, 1, c.Summary.Scored)
 }

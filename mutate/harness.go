@@ -3,10 +3,12 @@ package mutate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +41,7 @@ func (s Sweep) Seeds() string { return fmt.Sprintf("%d-%d", s.FirstSeed, s.LastS
 func (s Sweep) args(store string, stopAtFirst bool) []string {
 	args := []string{"sim", "--workload", s.Workload, "--seeds", s.Seeds(),
 		"--budget", s.Budget.String(), "--workers", strconv.Itoa(s.Workers),
-		"--store", store, "--keep", "failing"}
+		"--store", store, "--keep", "failing", "--digests"}
 	if s.Nemesis != "" {
 		args = append(args, "--nemesis", s.Nemesis)
 	}
@@ -68,6 +70,67 @@ type HarnessRun struct {
 	Status   string        `json:"status"`
 	Duration time.Duration `json:"duration_ns"`
 	Output   string        `json:"output,omitempty"`
+	// Compared is how many seeds ran both in this sweep and in the
+	// unmutated node's; Differing how many of them gave a history that is
+	// not byte-identical, FirstDiffering the lowest of those. A mutant
+	// whose histories never differ did nothing the runs could see; one
+	// whose histories differ is not equivalent, whatever the checkers said.
+	Compared       int   `json:"compared,omitempty"`
+	Differing      int   `json:"differing,omitempty"`
+	FirstDiffering int64 `json:"first_differing,omitempty"`
+	// digests are the sweep's history digests by seed (not written out).
+	digests map[int64]string
+}
+
+// compare fills in Compared, Differing and FirstDiffering against the
+// unmutated node's sweep of the same workload.
+func (h *HarnessRun) compare(base HarnessRun) {
+	h.Compared, h.Differing, h.FirstDiffering = 0, 0, 0
+	for seed, d := range h.digests {
+		bd, ok := base.digests[seed]
+		if !ok {
+			continue
+		}
+		h.Compared++
+		if d != bd {
+			h.Differing++
+			if h.FirstDiffering == 0 || seed < h.FirstDiffering {
+				h.FirstDiffering = seed
+			}
+		}
+	}
+}
+
+// Observed says, for a sweep compared with the unmutated node's, whether
+// the mutant changed any history: "differs on k of n seeds (first: s)",
+// "identical on all n seeds", or "" when nothing was compared.
+func (h HarnessRun) Observed() string {
+	switch {
+	case h.Compared == 0:
+		return ""
+	case h.Differing == 0:
+		return fmt.Sprintf("history identical to the unmutated node's on all %d seeds", h.Compared)
+	}
+	return fmt.Sprintf("history differs from the unmutated node's on %d of %d seeds (first: seed %d)", h.Differing, h.Compared, h.FirstDiffering)
+}
+
+// readDigests loads the history digests of the one sweep file under store.
+func readDigests(store string) (map[int64]string, error) {
+	files, err := filepath.Glob(filepath.Join(store, "*", "sweep-*.json"))
+	if err != nil || len(files) != 1 {
+		return nil, fmt.Errorf("sweep file under %s: want exactly one, found %d (%v)", store, len(files), err)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		return nil, err
+	}
+	var sweep struct {
+		Digests map[int64]string `json:"history_digests"`
+	}
+	if err := json.Unmarshal(b, &sweep); err != nil {
+		return nil, fmt.Errorf("read %s: %w", files[0], err)
+	}
+	return sweep.Digests, nil
 }
 
 // Caught reports whether the sweep caught its build.
@@ -124,6 +187,12 @@ func runSweep(parent context.Context, bin, store string, s Sweep, stopAtFirst bo
 		}
 	default:
 		return r, fmt.Errorf("run %s: %w", bin, err)
+	}
+	if r.Status == StatusSurvived || r.Status == CaughtInvalid || r.Status == CaughtUnknown {
+		// The sweep finished and wrote its file.
+		if r.digests, err = readDigests(store); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

@@ -16,12 +16,12 @@ func TestSweepArgs(t *testing.T) {
 		want        []string
 	}{
 		{"defaults", func(s Sweep) Sweep { return s }, false,
-			[]string{"sim", "--workload", "set", "--seeds", "1-50", "--budget", "20s", "--workers", "2", "--store", "S", "--keep", "failing"}},
+			[]string{"sim", "--workload", "set", "--seeds", "1-50", "--budget", "20s", "--workers", "2", "--store", "S", "--keep", "failing", "--digests"}},
 		{"nemesis, fixed configuration, first failure", func(s Sweep) Sweep {
 			s.Nemesis, s.FixedConfig = "partition,kill", true
 			return s
 		}, true,
-			[]string{"sim", "--workload", "set", "--seeds", "1-50", "--budget", "20s", "--workers", "2", "--store", "S", "--keep", "failing",
+			[]string{"sim", "--workload", "set", "--seeds", "1-50", "--budget", "20s", "--workers", "2", "--store", "S", "--keep", "failing", "--digests",
 				"--nemesis", "partition,kill", "--explore=false", "--stop-at-first"}},
 	}
 	for _, tt := range tests {

@@ -32,10 +32,10 @@ var reportTemplate = template.Must(template.New("mutate").Funcs(template.FuncMap
 {{range .Survivors}}<h3><code>{{.ID}}</code> {{.Title}}</h3>
 <p class="note">unit tests: {{.Unit.Status}} · {{range .Harness}}{{.Workload}} seeds {{.Seeds}}: {{.Status}} in {{dur .Duration}} · {{end}}</p>
 <pre>{{.Diff}}</pre>
-{{range .Harness}}<p class="note mono">{{.Command}}</p>{{end}}
+{{range .Harness}}<p class="note mono">{{.Command}}</p>{{with .Observed}}<p class="note">{{.}}</p>{{end}}{{end}}
 {{else}}<p>None.</p>{{end}}
 {{if .Equivalents}}<h2>Judged equivalent ({{len .Equivalents}})</h2>
-{{range .Equivalents}}<h3><code>{{.ID}}</code> {{.Title}}</h3><p>{{.Equivalence}}</p><pre>{{.Diff}}</pre>{{end}}{{end}}
+{{range .Equivalents}}<h3><code>{{.ID}}</code> {{.Title}}</h3><p>{{.Equivalence}}</p>{{range .Harness}}{{with .Observed}}<p class="note">{{.}}</p>{{end}}{{end}}<pre>{{.Diff}}</pre>{{end}}{{end}}
 <h2>Every mutant</h2>
 <table><tr><th>id</th><th>site</th><th>outcome</th><th>unit tests</th><th class="num">time</th></tr>
 {{range .Results}}<tr><td class="mono">{{.ID}}</td><td>{{.Title}}</td><td>{{.Outcome}}{{if .CaughtBy}} ({{.CaughtBy}}){{end}}</td><td>{{.Unit.Status}}</td><td class="num">{{dur .Duration}}</td></tr>{{end}}</table>

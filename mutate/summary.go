@@ -190,11 +190,19 @@ func PrintSummary(w io.Writer, c *Campaign) {
 		fmt.Fprintf(w, "survivors (%d):\n", len(surv))
 		for _, r := range surv {
 			fmt.Fprintf(w, "  %s %s (unit tests: %s)\n", r.ID, r.Title(), r.Unit.Status)
+			for _, h := range r.Harness {
+				if o := h.Observed(); o != "" {
+					fmt.Fprintf(w, "    %s: %s\n", h.Workload, o)
+				}
+			}
 		}
 	}
 	for _, r := range c.Results {
 		if r.Outcome == OutcomeEquivalent {
 			fmt.Fprintf(w, "equivalent %s %s: %s\n", r.ID, r.Title(), r.Equivalence)
+		}
+		if r.Outcome == OutcomeSurvived && r.Equivalence != "" {
+			fmt.Fprintf(w, "ARGUED EQUIVALENT BUT OBSERVABLE %s %s: a history differs from the unmutated node's, so the argument in equivalent.json is wrong and the mutant is scored as a survivor\n", r.ID, r.Title())
 		}
 		if r.Outcome == OutcomeCaught && r.Equivalence != "" {
 			fmt.Fprintf(w, "ARGUED EQUIVALENT BUT CAUGHT %s %s: the argument in equivalent.json is wrong\n", r.ID, r.Title())

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ type simFlags struct {
 	stopAtFirst bool
 	runTimeout  time.Duration
 	explore     bool
+	digests     bool
 }
 
 // Keep policies of a sweep (--keep): which runs get a run directory.
@@ -117,6 +119,7 @@ a run crashed or stopped advancing.`,
 	fl.IntVar(&f.keepMax, "keep-max", 20, "most failing run directories a sweep writes (the sweep file lists every failing seed)")
 	fl.BoolVar(&f.stopAtFirst, "stop-at-first", false, "end a sweep at its first run that is not valid")
 	fl.BoolVar(&f.explore, "explore", true, "draw the store's configuration from each seed (cluster size, read mode, timeouts, append and snapshot sizes, network speed, fault pace) where no flag sets it, and for half of the seeds a focus on one to three of the fault kinds when more than three are asked for; --explore=false runs one fixed configuration with every kind asked for")
+	fl.BoolVar(&f.digests, "digests", false, "record each seed's history digest (SHA-256 of its history.jsonl) in the sweep file, to compare two builds seed by seed")
 	fl.DurationVar(&f.runTimeout, "run-timeout", 5*time.Minute, "wall time one simulated run may take before the node counts as stuck (exit 255)")
 	return cmd
 }
@@ -137,6 +140,7 @@ type simPlan struct {
 	keepMax     int
 	stopAtFirst bool
 	runTimeout  time.Duration
+	digests     bool
 	store, name string
 	// args are the flags that define a run, as the reproduce line gives
 	// them after --seed.
@@ -146,7 +150,7 @@ type simPlan struct {
 // plan checks the flags and turns them into a simPlan.
 func (f *simFlags) plan(cmd *cobra.Command) (*simPlan, error) {
 	changed := cmd.Flags().Changed
-	p := &simPlan{budget: f.budget, workers: f.workers, keep: f.keep, keepMax: f.keepMax, stopAtFirst: f.stopAtFirst,
+	p := &simPlan{budget: f.budget, workers: f.workers, keep: f.keep, keepMax: f.keepMax, stopAtFirst: f.stopAtFirst, digests: f.digests,
 		runTimeout: f.runTimeout, store: f.store}
 	switch {
 	case changed("seed") && (changed("seeds") || changed("budget")):
@@ -329,6 +333,8 @@ type seedResult struct {
 	Simulated time.Duration `json:"simulated_ns"`
 	Ops       int           `json:"ops"`
 	Faults    int           `json:"faults"`
+	// Digest is the SHA-256 of the run's history.jsonl (--digests).
+	Digest string `json:"-"`
 	// config is the configuration the run had, drawn values filled in.
 	config *sim.Config
 }
@@ -363,6 +369,14 @@ func (p *simPlan) judge(seed int64, keep string) seedResult {
 	r.Ops, r.Faults, r.config = clientOps(res.History), len(reports.FaultIntervals(res.History)), &res.Config
 	if n := len(res.History); n > 0 {
 		r.Simulated = time.Duration(res.History[n-1].Time)
+	}
+	if p.digests {
+		b, err := historyBytes(res.History)
+		if err != nil {
+			r.Outcome, r.Reason = outcomeError, err.Error()
+			return r
+		}
+		r.Digest = fmt.Sprintf("%x", sha256.Sum256(b))
 	}
 	if keep == keepAll || (keep == keepFailing && r.failed()) {
 		dir, err := p.writeRun(cfg, res, start, r)
@@ -549,6 +563,9 @@ type sweepSummary struct {
 	StoppedBy string `json:"stopped_by,omitempty"`
 	// Failing lists every run that was not valid, in seed order.
 	Failing []seedResult `json:"failing"`
+	// Digests maps each seed that ran to its history's SHA-256 (--digests):
+	// two builds whose runs of a seed differ in any event differ here.
+	Digests map[int64]string `json:"history_digests,omitempty"`
 }
 
 // runSweep runs the plan's seeds on p.workers goroutines, in seed order,
@@ -703,7 +720,13 @@ func writeSweepAndExit(p *simPlan, start time.Time, results []seedResult, interr
 	if p.budget > 0 {
 		s.Budget = p.budget.String()
 	}
+	if p.digests {
+		s.Digests = make(map[int64]string, len(results))
+	}
 	for _, r := range results {
+		if r.Digest != "" {
+			s.Digests[r.Seed] = r.Digest
+		}
 		s.Counts[r.Outcome]++
 		s.Simulated += r.Simulated
 		if r.failed() {

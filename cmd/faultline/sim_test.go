@@ -102,6 +102,31 @@ func TestSimSweep(t *testing.T) {
 	}
 }
 
+// TestSimSweepDigests: --digests records one history digest per seed, the
+// same for two sweeps of the same seeds (a run is a function of its seed)
+// and different between seeds; without it the sweep file has none.
+func TestSimSweepDigests(t *testing.T) {
+	sweep := func(extra ...string) sweepSummary {
+		store := t.TempDir()
+		args := append([]string{"sim", "--seeds", "1-3", "--time-limit", "3s", "--store", store}, extra...)
+		var code int
+		out := captureStdout(t, func() { code = run(args, os.Stderr) })
+		require.Equal(t, harness.ExitValid, code, out)
+		files, err := filepath.Glob(filepath.Join(store, "sim-register-all", "sweep-*.json"))
+		require.NoError(t, err)
+		require.Len(t, files, 1)
+		var s sweepSummary
+		require.NoError(t, rundir.ReadJSON(files[0], &s))
+		return s
+	}
+	first, second := sweep("--digests"), sweep("--digests", "--workers", "1")
+	require.Len(t, first.Digests, 3)
+	assert.Equal(t, first.Digests, second.Digests)
+	assert.NotEqual(t, first.Digests[1], first.Digests[2])
+	assert.Len(t, first.Digests[1], 64, "a hex SHA-256")
+	assert.Empty(t, sweep().Digests)
+}
+
 // TestSimStopAtFirst: --stop-at-first ends the sweep at its first failure,
 // well before the range ends.
 func TestSimStopAtFirst(t *testing.T) {
