@@ -134,6 +134,10 @@ var (
 	delaysMillis = []int64{20, 50, 100, 250, 500}
 )
 
+// DelaysMillis are the one-way delays the delay fault draws from (a copy);
+// the simulation's delay fault draws from the same values.
+func DelaysMillis() []int64 { return slices.Clone(delaysMillis) }
+
 func isNetworkKind(kind string) bool {
 	switch kind {
 	case KindPartition, KindLoss, KindDelay, KindStaleLeader, KindSkewedLeader, KindVoterCrash, KindFigure8:

@@ -25,6 +25,12 @@ const (
 	// after an append is acknowledged. A kill from outside lands between
 	// steps at random; this one lands inside them. The node restarts soon.
 	FaultStepCrash = "step-crash"
+	// FaultDelay slows every peer message from or to its targets by one of
+	// the container nemesis's delays (20 to 500 ms, netem's jitter of a
+	// fifth): messages sent before an election arrive after it, answers
+	// after their leader was replaced. Messages already on their way keep
+	// their delay when it heals.
+	FaultDelay = nemesis.KindDelay
 	// FaultDiskLoss takes a minority's disks away, wiped or with a torn
 	// tail cut off the log, and restarts the nodes; the heal waits for them
 	// to catch up (diskloss.go). It is the container nemesis's kind.
@@ -33,7 +39,7 @@ const (
 
 // FaultKinds lists every fault kind the simulation can inject.
 func FaultKinds() []string {
-	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultStepCrash, FaultDiskLoss, FaultCorruptSector}
+	return []string{FaultPartition, FaultKill, FaultPause, FaultClock, FaultLoss, FaultDelay, FaultStepCrash, FaultDiskLoss, FaultCorruptSector}
 }
 
 // maxStepCrashOps bounds the disk operations a step-crash lets a node make
@@ -301,6 +307,17 @@ func (w *world) startFault(kind string, hold time.Duration) (heal func(healed fu
 		f.LossPercent = float64(10 + w.rng.IntN(41))
 		w.net.lossPercent = f.LossPercent
 		undo = func() { w.net.lossPercent = 0 }
+	case FaultDelay:
+		targets := w.targets(&f)
+		delays := nemesis.DelaysMillis()
+		delay := time.Duration(delays[w.rng.IntN(len(delays))]) * time.Millisecond
+		f.Params["delay_ms"] = strconv.FormatInt(delay.Milliseconds(), 10)
+		f.Params["jitter_ms"] = strconv.FormatInt((delay / 5).Milliseconds(), 10)
+		w.net.slow, w.net.slowDelay, w.net.slowJitter = map[string]bool{}, delay, delay/5
+		for _, n := range targets {
+			w.net.slow[n.id] = true
+		}
+		undo = func() { w.net.slow = nil }
 	case FaultDiskLoss:
 		undo = func() {}
 		settle = w.startDiskLoss(&f)
@@ -524,7 +541,7 @@ func (w *world) clockFault(n *node, cmd client.ClockCommand) {
 // healAll ends every fault: the network is whole, every process runs and
 // every clock is true again.
 func (w *world) healAll() {
-	w.net.grudge, w.net.lossPercent = nil, 0
+	w.net.grudge, w.net.lossPercent, w.net.slow = nil, 0, nil
 	for _, n := range w.nodes {
 		n.resume()
 		if !n.up() {

@@ -21,6 +21,11 @@ type network struct {
 	grudge map[string][]string
 	// lossPercent is the chance that a peer message is dropped.
 	lossPercent float64
+	// slow are the nodes whose links the delay fault slows: a message
+	// from or to one of them takes slowDelay more, give or take
+	// slowJitter (netem's delay and jitter).
+	slow                  map[string]bool
+	slowDelay, slowJitter time.Duration
 	// inflight counts the messages on each directed link (from, to) that
 	// are sent and not yet delivered or dropped.
 	inflight map[[2]string]int
@@ -34,13 +39,17 @@ type network struct {
 // traffic without end, which no deployment can do.
 const linkCapacity = transport.DefaultSendQueue
 
-// delay draws one message's delivery time.
-func (n *network) delay() time.Duration {
+// delay draws the delivery time of one message from one node to another.
+func (n *network) delay(from, to string) time.Duration {
 	lo, hi := n.w.cfg.MinDelay, n.w.cfg.MaxDelay
-	if hi <= lo {
-		return lo
+	d := lo
+	if hi > lo {
+		d += time.Duration(n.w.rng.Int64N(int64(hi - lo)))
 	}
-	return lo + time.Duration(n.w.rng.Int64N(int64(hi-lo)))
+	if n.slow[from] || n.slow[to] {
+		d += n.slowDelay - n.slowJitter + time.Duration(n.w.rng.Int64N(int64(2*n.slowJitter)+1))
+	}
+	return d
 }
 
 // cut reports whether traffic from one node to another is dropped.
@@ -75,7 +84,7 @@ func (n *network) send(m raft.Message) {
 			n.inflight = map[[2]string]int{}
 		}
 		n.inflight[link]++
-		n.w.after(n.delay(), func() {
+		n.w.after(n.delay(m.From, m.To), func() {
 			n.inflight[link]--
 			// A partition that began while the message was in flight drops it.
 			if n.cut(m.From, m.To) {

@@ -61,3 +61,33 @@ func TestCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestDelayFault: while a delay fault slows a node, every message from or
+// to it (peers and clients alike) takes the base delay plus the fault's
+// delay, give or take its jitter; other links keep the base delay.
+func TestDelayFault(t *testing.T) {
+	base := 2 * time.Millisecond
+	w := &world{cfg: Config{MinDelay: base, MaxDelay: base}, rng: rand.New(rand.NewPCG(1, 2))}
+	w.net = &network{w: w, slow: map[string]bool{"n2": true}, slowDelay: 250 * time.Millisecond, slowJitter: 50 * time.Millisecond}
+	for _, tc := range []struct {
+		name     string
+		from, to string
+		lo, hi   time.Duration
+	}{
+		{"to the slow node", "n1", "n2", base + 200*time.Millisecond, base + 300*time.Millisecond},
+		{"from the slow node", "n2", "n3", base + 200*time.Millisecond, base + 300*time.Millisecond},
+		{"a client to the slow node", clientEnd, "n2", base + 200*time.Millisecond, base + 300*time.Millisecond},
+		{"between other nodes", "n1", "n3", base, base},
+		{"a client to another node", clientEnd, "n3", base, base},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 200 {
+				d := w.net.delay(tc.from, tc.to)
+				assert.GreaterOrEqual(t, d, tc.lo)
+				assert.LessOrEqual(t, d, tc.hi)
+			}
+		})
+	}
+	w.net.slow = nil
+	assert.Equal(t, base, w.net.delay("n1", "n2"), "healed")
+}

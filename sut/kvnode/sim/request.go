@@ -18,18 +18,22 @@ import (
 // no connection to before answering 503 (forwardTransport's dial timeout).
 const forwardDialTimeout = time.Second
 
+// clientEnd stands for a client in network.delay: clients are never slowed
+// themselves, only the nodes they talk to.
+const clientEnd = ""
+
 // request sends req from a client to node n; reply gets the answer at the
 // client, if one ever comes back.
 func (w *world) request(n *node, req server.Request, reply func(server.Answer)) {
-	w.after(w.net.delay(), func() {
+	w.after(w.net.delay(clientEnd, n.id), func() {
 		if !n.up() {
 			// Nothing listens: the connection is refused, nothing was sent.
-			w.after(w.net.delay(), func() {
+			w.after(w.net.delay(n.id, clientEnd), func() {
 				reply(server.Answer{Status: http.StatusServiceUnavailable, Body: client.KVResponse{Error: "connection refused"}})
 			})
 			return
 		}
-		back := func(a server.Answer) { w.after(w.net.delay(), func() { reply(a) }) }
+		back := func(a server.Answer) { w.after(w.net.delay(n.id, clientEnd), func() { reply(a) }) }
 		n.input(n.incarnation, func(srv *server.Server) { w.admit(n, srv, req, back) })
 	})
 }
@@ -77,12 +81,12 @@ func (w *world) forward(n *node, srv *server.Server, leader string, req server.R
 	})
 	req.ForwardedBy = n.id
 	l := w.node(leader)
-	w.after(w.net.delay(), func() {
+	w.after(w.net.delay(n.id, leader), func() {
 		if !w.net.linked(n.id, leader) {
 			return // the partition swallowed it; the timeout answers
 		}
 		back := func(a server.Answer) {
-			w.after(w.net.delay(), func() {
+			w.after(w.net.delay(leader, n.id), func() {
 				if w.net.linked(n.id, leader) {
 					relay(a)
 				}
