@@ -366,7 +366,10 @@ func (p *simPlan) judge(seed int64, keep string) seedResult {
 		return r
 	}
 	r.Outcome, r.Reason = string(res.Results.Verdict), res.Results.Reason
-	r.Ops, r.Faults, r.config = clientOps(res.History), len(reports.FaultIntervals(res.History)), &res.Config
+	// A copy: a pointer into res would keep the whole run (its history,
+	// megabytes) alive for as long as the sweep keeps this result.
+	drawn := res.Config
+	r.Ops, r.Faults, r.config = clientOps(res.History), len(reports.FaultIntervals(res.History)), &drawn
 	if n := len(res.History); n > 0 {
 		r.Simulated = time.Duration(res.History[n-1].Time)
 	}
