@@ -83,7 +83,7 @@ func (w *world) startCorruptSector(f *history.Fault) (heal func(done func())) {
 				w.restart(n)
 			}
 		}
-		deadline := min(w.now+catchUpWait, w.cfg.Duration+w.cfg.RequestTimeout+w.cfg.RecoveryWait)
+		deadline := w.now + catchUpWait
 		w.awaitCatchUp(f, targets, deadline, done)
 	}
 }

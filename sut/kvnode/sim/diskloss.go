@@ -26,10 +26,10 @@ import (
 // that, as the container heal does.
 
 // catchUpWait bounds the heal's wait for a node that lost its disk to catch
-// up, as the container nemesis's wait does; the sim's wait also ends when
-// the final reads begin (see startDiskLoss), so a node that never catches
-// up is recorded (caught_up.<node> = false) and judged by the availability
-// and convergence checkers, not waited for.
+// up, as the container nemesis's wait does. The final reads begin once
+// every such wait is over (Run), so a node gets the whole of it; one that
+// never catches up is recorded (caught_up.<node> = false) and judged by the
+// availability and convergence checkers.
 const catchUpWait = 30 * time.Second
 
 // catchUpPoll is how often the heal looks whether the targets caught up.
@@ -87,9 +87,7 @@ func (w *world) startDiskLoss(f *history.Fault) (heal func(done func())) {
 		for _, n := range targets {
 			w.restart(n)
 		}
-		// The wait ends when the final reads begin at the latest: by then
-		// every fault has been healed for the whole recovery wait.
-		deadline := min(w.now+catchUpWait, w.cfg.Duration+w.cfg.RequestTimeout+w.cfg.RecoveryWait)
+		deadline := w.now + catchUpWait
 		w.awaitCatchUp(f, targets, deadline, done)
 	}
 }
@@ -171,6 +169,7 @@ const walSegmentSuffix = ".wal"
 // recovers, or until deadline; it records each target's recovery_ms, or
 // caught_up = false, as the container heal does, then calls done.
 func (w *world) awaitCatchUp(f *history.Fault, targets []*node, deadline time.Duration, done func()) {
+	w.catchUps++
 	waiting := slices.Clone(targets)
 	var longest time.Duration
 	var poll func()
@@ -196,6 +195,7 @@ func (w *world) awaitCatchUp(f *history.Fault, targets []*node, deadline time.Du
 			f.Params["caught_up."+n.id] = "false"
 			w.logf("disk-loss: %s did not catch up by %v", n.id, deadline)
 		}
+		w.catchUps--
 		done()
 	}
 	poll()

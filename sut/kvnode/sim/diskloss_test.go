@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -115,4 +116,28 @@ func TestMayTearWrites(t *testing.T) {
 			assert.Equal(t, tt.want, w.mayTearWrites(w.nodes[tt.cut]))
 		})
 	}
+}
+
+// TestLateDiskLossGetsTheWholeWait: a node that lost its disk near the end
+// of the main phase gets the heal's whole catch-up wait before the final
+// reads begin. Seed 4738581182153 (set) wipes n2 at 26 s in a
+// configuration that ships one entry per round trip, under delay and loss
+// faults: it caught up 30 ms after the final reads used to begin, and the
+// run was judged invalid for a node that never rejoined.
+func TestLateDiskLossGetsTheWholeWait(t *testing.T) {
+	res, err := Run(Config{Seed: 4738581182153, Workload: "set", Faults: FaultKinds(), Explore: true})
+	require.NoError(t, err)
+	require.Equal(t, checker.Valid, res.Results.Verdict, res.Results.Reason)
+	var stop, firstFinal int64 = -1, -1
+	for _, op := range res.History {
+		if f := op.Fault; f != nil && f.Kind == FaultDiskLoss && op.F == history.FStop && slices.Contains(f.Targets, "n2") {
+			stop = op.Time
+			assert.NotEqual(t, "false", f.Params["caught_up.n2"])
+		}
+		if op.Final && firstFinal < 0 {
+			firstFinal = op.Time
+		}
+	}
+	require.Positive(t, stop, "n2's disk loss healed")
+	assert.Less(t, stop, firstFinal, "the final reads begin after the heal")
 }

@@ -191,8 +191,11 @@ type world struct {
 	// electionWatchers at the next vote request sent (noteElection).
 	leaderWatchers   []func()
 	electionWatchers []func()
-	err              error
-	log              *slog.Logger
+	// catchUps counts the heals waiting for nodes that lost their disk to
+	// catch up (awaitCatchUp).
+	catchUps int
+	err      error
+	log      *slog.Logger
 }
 
 // finalReadAttempts bounds the attempts of one final read, as the harness.
@@ -269,6 +272,12 @@ func Run(cfg Config) (Result, error) {
 	w.runUntil(cfg.Duration + cfg.RequestTimeout)
 	w.healAll()
 	w.runUntil(w.now + cfg.RecoveryWait)
+	// A node that lost its disk has the heal's whole catch-up wait, as in a
+	// container run, however late in the run it lost it: the final reads
+	// begin when no heal is waiting any more.
+	for w.catchUps > 0 && len(w.events) > 0 && w.err == nil {
+		w.runUntil(w.now + catchUpPoll)
+	}
 	w.finalReads(wl)
 	replicas := w.settle()
 	if w.err != nil {
