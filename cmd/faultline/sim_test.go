@@ -80,11 +80,7 @@ func TestSimSweep(t *testing.T) {
 		code = run([]string{"sim", "--seeds", "0-5", "--time-limit", "10s", "--unsafe", "stale-read", "--store", store}, os.Stderr)
 	})
 	require.Equal(t, harness.ExitInvalid, code, out)
-	sweeps, err := filepath.Glob(filepath.Join(store, "sim-register-all", "sweep-*.json"))
-	require.NoError(t, err)
-	require.Len(t, sweeps, 1)
-	var s sweepSummary
-	require.NoError(t, rundir.ReadJSON(sweeps[0], &s))
+	s := readSweep(t, store)
 	assert.Equal(t, 6, s.Runs)
 	require.NotEmpty(t, s.Failing)
 	assert.Equal(t, len(s.Failing), s.Counts[string(checker.Invalid)])
@@ -102,6 +98,17 @@ func TestSimSweep(t *testing.T) {
 	}
 }
 
+// readSweep reads the one sweep file of a register sweep in store.
+func readSweep(t *testing.T, store string) sweepSummary {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(store, "sim-register-all", "sweep-*.json"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	var s sweepSummary
+	require.NoError(t, rundir.ReadJSON(files[0], &s))
+	return s
+}
+
 // TestSimSweepDigests: --digests records one history digest per seed, the
 // same for two sweeps of the same seeds (a run is a function of its seed)
 // and different between seeds; without it the sweep file has none.
@@ -112,12 +119,7 @@ func TestSimSweepDigests(t *testing.T) {
 		var code int
 		out := captureStdout(t, func() { code = run(args, os.Stderr) })
 		require.Equal(t, harness.ExitValid, code, out)
-		files, err := filepath.Glob(filepath.Join(store, "sim-register-all", "sweep-*.json"))
-		require.NoError(t, err)
-		require.Len(t, files, 1)
-		var s sweepSummary
-		require.NoError(t, rundir.ReadJSON(files[0], &s))
-		return s
+		return readSweep(t, store)
 	}
 	first, second := sweep("--digests"), sweep("--digests", "--workers", "1")
 	require.Len(t, first.Digests, 3)
