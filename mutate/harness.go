@@ -3,7 +3,6 @@ package mutate
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/rundir"
 )
 
 // Sweep is the harness budget of one mutant for one workload: a fixed seed
@@ -120,15 +121,11 @@ func readDigests(store string) (map[int64]string, error) {
 	if err != nil || len(files) != 1 {
 		return nil, fmt.Errorf("sweep file under %s: want exactly one, found %d (%v)", store, len(files), err)
 	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		return nil, err
-	}
 	var sweep struct {
 		Digests map[int64]string `json:"history_digests"`
 	}
-	if err := json.Unmarshal(b, &sweep); err != nil {
-		return nil, fmt.Errorf("read %s: %w", files[0], err)
+	if err := rundir.ReadJSON(files[0], &sweep); err != nil {
+		return nil, err
 	}
 	return sweep.Digests, nil
 }
