@@ -6,7 +6,9 @@ import "fmt"
 //
 // Ready hands over what to persist, send and apply; Advance says it has been
 // done. Messages, ReadStates and DroppedReads are moved out by Ready (each is
-// handed over once). HardState, Entries, Snapshot and CommittedEntries are
+// handed over once). The Messages slice is the driver's until Advance, which
+// reuses its array for the next messages: a driver keeps copies of the
+// messages, not the slice. HardState, Entries, Snapshot and CommittedEntries are
 // handed over again by every Ready until an Advance confirms them, so a
 // driver that fails before Advance can retry.
 //
@@ -60,6 +62,13 @@ func (r *Raft) committedEntriesPerReady() int {
 // a leader, this is where its own log starts counting towards the commit
 // quorum: only entries it has made durable count.
 func (r *Raft) Advance(rd Ready) {
+	if r.msgs == nil && cap(rd.Messages) > 0 {
+		// Nothing was sent since Ready: reuse the array (cleared, so it
+		// holds no entries or snapshot alive) instead of growing a new one
+		// for every Ready.
+		clear(rd.Messages)
+		r.msgs = rd.Messages[:0]
+	}
 	if rd.HardState != nil {
 		r.prevHardState = *rd.HardState
 	}

@@ -257,8 +257,10 @@ func (s *Server) handleReady() error {
 
 // sendReplication sends the leader-to-follower messages (MsgApp,
 // MsgHeartbeat, MsgSnap) in msgs now and returns the others, in order.
+// The slices reuse the server's scratch arrays (PeerSender.Send keeps no
+// slice): later is valid until the next call.
 func (s *Server) sendReplication(msgs []raft.Message) (later []raft.Message) {
-	var now []raft.Message
+	now, later := s.sendNow[:0], s.sendLater[:0]
 	for _, m := range msgs {
 		switch m.Type {
 		case raft.MsgApp, raft.MsgHeartbeat, raft.MsgSnap:
@@ -268,6 +270,8 @@ func (s *Server) sendReplication(msgs []raft.Message) (later []raft.Message) {
 		}
 	}
 	s.peers.Send(now)
+	clear(now) // hold no entries or snapshot alive
+	s.sendNow, s.sendLater = now[:0], later[:0]
 	return later
 }
 

@@ -81,6 +81,8 @@ type Server struct {
 
 	// view is the loop's latest published state, read by HTTP handlers.
 	view atomic.Pointer[statusView]
+	// sendNow and sendLater are sendReplication's scratch arrays.
+	sendNow, sendLater []raft.Message
 
 	clientListener net.Listener
 	httpServer     *http.Server
@@ -373,10 +375,31 @@ func (s *Server) closeResources() {
 	})
 }
 
-// publish makes the loop's current state visible to handlers.
+// publish makes the loop's current state visible to handlers. Most loop
+// iterations (a heartbeat, an acknowledgement) change nothing a handler
+// sees; those keep the published view instead of allocating a new one.
 func (s *Server) publish() {
 	v := s.statusLocked(false)
-	s.view.Store(&v)
+	if old := s.view.Load(); old != nil && old.equal(&v) {
+		return
+	}
+	p := new(statusView)
+	*p = v
+	s.view.Store(p)
+}
+
+// equal reports whether two views show the same: every field of the
+// status, the leadership and the wall-clock lease.
+func (v *statusView) equal(o *statusView) bool {
+	a, b := &v.status, &o.status
+	return v.isLeader == o.isLeader && v.wallLeaseUntil.Equal(o.wallLeaseUntil) &&
+		a.ID == b.ID && a.Role == b.Role && a.Generation == b.Generation && a.Leader == b.Leader &&
+		a.CommitIndex == b.CommitIndex && a.AppliedIndex == b.AppliedIndex &&
+		a.LowWaterMark == b.LowWaterMark && a.LastLogIndex == b.LastLogIndex &&
+		a.GenerationStartIndex == b.GenerationStartIndex && a.Digest == b.Digest &&
+		a.ReadMode == b.ReadMode && slices.Equal(a.Unsafe, b.Unsafe) &&
+		a.ClockOffsetMillis == b.ClockOffsetMillis && a.ClockRate == b.ClockRate &&
+		slices.Equal(a.CrashPoints, b.CrashPoints) && a.Recovering == b.Recovering
 }
 
 // statusLocked builds the status from the loop's state; only the loop (or

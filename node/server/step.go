@@ -22,7 +22,8 @@ import (
 
 // PeerSender carries the core's messages to their peers. It may drop
 // messages (a lost connection, a full queue): the core retries. The peer
-// transport (node/transport) implements it in production.
+// transport (node/transport) implements it in production. Send copies
+// the messages it keeps: the node reuses the slice after Send returns.
 type PeerSender interface {
 	Send(msgs []raft.Message)
 }
