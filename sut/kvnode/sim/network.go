@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/node/raft"
-	"github.com/faultline/faultline/node/server"
 	"github.com/faultline/faultline/node/transport"
 )
 
@@ -90,7 +89,7 @@ func (n *network) send(m raft.Message) {
 			if n.cut(m.From, m.To) {
 				return
 			}
-			to.input(to.incarnation, func(srv *server.Server) { srv.Deliver(m) })
+			to.deliver(to.incarnation, m)
 		})
 	}
 }

@@ -1,12 +1,14 @@
 package sim
 
 import (
-	"container/heap"
+	"cmp"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/node/raft"
@@ -29,7 +31,7 @@ func TestLinkCapacity(t *testing.T) {
 	assert.Equal(t, linkCapacity+1, w.events.Len(), "the other direction is its own link")
 
 	for range 10 {
-		heap.Pop(&w.events).(event).run()
+		w.events.pop().run()
 	}
 	for range 20 {
 		w.net.send(raft.Message{Type: raft.MsgApp, From: "n1", To: "n2"})
@@ -90,4 +92,26 @@ func TestDelayFault(t *testing.T) {
 	}
 	w.net.slow = nil
 	assert.Equal(t, base, w.net.delay("n1", "n2"), "healed")
+}
+
+// TestEventQueueOrder: events pop by time, and events at one time in the
+// order they were scheduled, whatever order they were pushed in.
+func TestEventQueueOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var q eventQueue
+	var want []event
+	for seq := range uint64(2000) {
+		e := event{at: time.Duration(r.IntN(50)), seq: seq}
+		want = append(want, e)
+		q.push(e)
+	}
+	slices.SortFunc(want, func(a, b event) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq))
+	})
+	for i, w := range want {
+		require.Equal(t, len(want)-i, q.Len())
+		e := q.pop()
+		require.Equal(t, [2]any{w.at, w.seq}, [2]any{e.at, e.seq}, "pop %d", i)
+	}
+	assert.Zero(t, q.Len())
 }

@@ -145,6 +145,20 @@ func (n *node) input(inc int, fn func(*server.Server)) {
 	n.process()
 }
 
+// deliver is input for a message from a peer, without a closure per
+// message unless the process is paused.
+func (n *node) deliver(inc int, m raft.Message) {
+	if n.srv == nil || n.incarnation != inc {
+		return
+	}
+	if n.paused {
+		n.backlog = append(n.backlog, func() { n.deliver(inc, m) })
+		return
+	}
+	n.srv.Deliver(m)
+	n.process()
+}
+
 // resume continues a paused process with the inputs it missed, in order.
 func (n *node) resume() {
 	if !n.paused {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"fmt"
 	"time"
 )
@@ -15,30 +14,66 @@ type event struct {
 	run func()
 }
 
-// eventQueue is a min-heap of events by (at, seq).
+// eventQueue is a binary min-heap of events by (at, seq). It is written
+// out rather than built on container/heap, whose Push and Pop box every
+// event in an interface: one allocation each, on the simulation's hottest
+// path. (at, seq) orders all events totally, so any heap pops them in the
+// same order.
 type eventQueue []event
 
 func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
+
+func (q eventQueue) less(i, j int) bool {
 	if q[i].at != q[j].at {
 		return q[i].at < q[j].at
 	}
 	return q[i].seq < q[j].seq
 }
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = event{}
-	*q = old[:len(old)-1]
+
+// push adds e.
+func (q *eventQueue) push(e event) {
+	*q = append(*q, e)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+// pop removes and returns the earliest event; the queue must not be empty.
+func (q *eventQueue) pop() event {
+	h := *q
+	e := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = event{}
+	h = h[:last]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h.less(l, least) {
+			least = l
+		}
+		if r < len(h) && h.less(r, least) {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		h[i], h[least] = h[least], h[i]
+		i = least
+	}
+	*q = h
 	return e
 }
 
 // at schedules run after delay d of simulated time (d < 0 counts as 0).
 func (w *world) after(d time.Duration, run func()) {
 	w.seq++
-	heap.Push(&w.events, event{at: w.now + max(d, 0), seq: w.seq, run: run})
+	w.events.push(event{at: w.now + max(d, 0), seq: w.seq, run: run})
 }
 
 // maxEvents bounds the events of one run: a run of 30 simulated seconds
@@ -55,7 +90,7 @@ func (w *world) runUntil(end time.Duration) {
 			w.fail(fmt.Errorf("more than %d events by simulated time %v: the simulation stopped advancing", maxEvents, w.now))
 			return
 		}
-		e := heap.Pop(&w.events).(event)
+		e := w.events.pop()
 		w.now = e.at
 		e.run()
 	}
