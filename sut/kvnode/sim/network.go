@@ -28,6 +28,8 @@ type network struct {
 	// inflight counts the messages on each directed link (from, to) that
 	// are sent and not yet delivered or dropped.
 	inflight map[[2]string]int
+	// free are deliveries done with, for the next sends.
+	free []*delivery
 }
 
 // linkCapacity is the most messages one directed link holds in flight; a
@@ -83,14 +85,39 @@ func (n *network) send(m raft.Message) {
 			n.inflight = map[[2]string]int{}
 		}
 		n.inflight[link]++
-		n.w.after(n.delay(m.From, m.To), func() {
-			n.inflight[link]--
-			// A partition that began while the message was in flight drops it.
-			if n.cut(m.From, m.To) {
-				return
-			}
-			to.deliver(to.incarnation, m)
-		})
+		d := n.inFlight()
+		d.to, d.link, d.m = to, link, m
+		n.w.afterMessage(n.delay(m.From, m.To), d)
+	}
+}
+
+// delivery is a message on its way. Deliveries are the most frequent
+// events by far, so they are recycled instead of each being a closure.
+type delivery struct {
+	to   *node
+	link [2]string
+	m    raft.Message
+}
+
+// inFlight returns a delivery to fill, recycled if one is free.
+func (n *network) inFlight() *delivery {
+	if k := len(n.free); k > 0 {
+		d := n.free[k-1]
+		n.free = n.free[:k-1]
+		return d
+	}
+	return new(delivery)
+}
+
+// arrive hands a delivery's message to its node, unless a partition that
+// began while it was in flight drops it, and recycles the delivery.
+func (n *network) arrive(d *delivery) {
+	n.inflight[d.link]--
+	to, m, cut := d.to, d.m, n.cut(d.m.From, d.m.To)
+	*d = delivery{}
+	n.free = append(n.free, d)
+	if !cut {
+		to.deliver(to.incarnation, m)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestLinkCapacity(t *testing.T) {
 	assert.Equal(t, linkCapacity+1, w.events.Len(), "the other direction is its own link")
 
 	for range 10 {
-		w.events.pop().run()
+		w.runEvent(w.events.pop())
 	}
 	for range 20 {
 		w.net.send(raft.Message{Type: raft.MsgApp, From: "n1", To: "n2"})

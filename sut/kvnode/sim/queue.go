@@ -12,6 +12,7 @@ type event struct {
 	at  time.Duration
 	seq uint64
 	run func()
+	msg *delivery // a message arriving, instead of run
 }
 
 // eventQueue is a binary min-heap of events by (at, seq). It is written
@@ -76,6 +77,21 @@ func (w *world) after(d time.Duration, run func()) {
 	w.events.push(event{at: w.now + max(d, 0), seq: w.seq, run: run})
 }
 
+// afterMessage schedules d's arrival after delay d of simulated time.
+func (w *world) afterMessage(delay time.Duration, d *delivery) {
+	w.seq++
+	w.events.push(event{at: w.now + max(delay, 0), seq: w.seq, msg: d})
+}
+
+// runEvent runs e.
+func (w *world) runEvent(e event) {
+	if e.msg != nil {
+		w.net.arrive(e.msg)
+		return
+	}
+	e.run()
+}
+
 // maxEvents bounds the events of one run: a run of 30 simulated seconds
 // takes well under a million, so reaching it means the simulated world
 // stopped advancing (a livelock), which Run reports as an error instead of
@@ -92,7 +108,7 @@ func (w *world) runUntil(end time.Duration) {
 		}
 		e := w.events.pop()
 		w.now = e.at
-		e.run()
+		w.runEvent(e)
 	}
 	w.now = max(w.now, end)
 }
