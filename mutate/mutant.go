@@ -1,10 +1,11 @@
 package mutate
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,16 +122,38 @@ func mutantID(file, fn, op, original, mutated string, occurrence int) string {
 	return hex.EncodeToString(h[:6])
 }
 
-// Sample picks n mutants with a shuffle seeded by seed and returns them in
-// the shuffled order, so that a campaign that skips some (stillborn ones)
-// takes the next in line and stays reproducible. n <= 0 or n >= len(ms)
-// shuffles them all.
+// Sample picks n mutants in an order drawn from seed and returns them in
+// that order, so that a campaign that skips some (stillborn ones) takes the
+// next in line and stays reproducible. n <= 0 or n >= len(ms) returns them
+// all, ordered.
+//
+// The order ranks each mutant by a hash of the seed and the mutant's ID, not
+// by a shuffle of the list: a shuffle reorders every mutant when one site is
+// added or removed anywhere in the code, so a sample drawn before a change
+// and one drawn after share few mutants and their scores cannot be
+// compared. Ranked by hash, a seed's sample keeps every mutant whose site
+// still exists, in the same order; a new site enters where its rank puts
+// it and pushes the last one out.
 func Sample(ms []Mutant, n int, seed int64) []Mutant {
 	out := slices.Clone(ms)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x6d757461))
-	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	rank := make(map[string]uint64, len(out))
+	for _, m := range out {
+		rank[m.ID] = sampleRank(seed, m.ID)
+	}
+	slices.SortStableFunc(out, func(a, b Mutant) int {
+		if c := cmp.Compare(rank[a.ID], rank[b.ID]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	if n > 0 && n < len(out) {
 		out = out[:n]
 	}
 	return out
+}
+
+// sampleRank is a mutant's place in seed's order.
+func sampleRank(seed int64, id string) uint64 {
+	h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s", seed, id))
+	return binary.BigEndian.Uint64(h[:8])
 }

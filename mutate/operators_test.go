@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,6 +136,30 @@ func TestSampleIsSeeded(t *testing.T) {
 	assert.Len(t, a, 10)
 	assert.Len(t, Sample(ms, 0, 1), 50)
 	assert.Equal(t, "0", ms[0].ID, "the input is not reordered")
+}
+
+// TestSampleSurvivesNewSites: a site added to the code keeps every other
+// mutant of a seed's sample, in the same order; at most the last one is
+// pushed out.
+func TestSampleSurvivesNewSites(t *testing.T) {
+	var ms []Mutant
+	for i := range 200 {
+		ms = append(ms, Mutant{ID: fmt.Sprintf("%012x", i*7919)})
+	}
+	before := Sample(ms, 30, 1)
+	grown := append(slices.Clone(ms[:100]), append([]Mutant{{ID: "added-site"}}, ms[100:]...)...)
+	after := Sample(grown, 30, 1)
+	var kept []Mutant
+	for _, m := range after {
+		if m.ID != "added-site" {
+			kept = append(kept, m)
+		}
+	}
+	require.GreaterOrEqual(t, len(kept), 29)
+	assert.Equal(t, before[:len(kept)], kept)
+	reversed := slices.Clone(ms)
+	slices.Reverse(reversed)
+	assert.Equal(t, before, Sample(reversed, 30, 1), "the order of the list does not matter")
 }
 
 // TestEnumerateKvnode: every kvnode package yields mutants, none from a
