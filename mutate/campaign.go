@@ -172,12 +172,32 @@ func runMutant(ctx context.Context, opts Options, m Mutant, baseline []HarnessRu
 		return r, nil
 	}
 	defer removeQuietly(bin)
-	r.Unit = unitTests(ctx, opts.Root, ov, m.Package, opts.UnitTimeout)
+	// The unit tests run beside the sweeps: neither depends on the other,
+	// and each keeps about one core busy.
+	unit := make(chan UnitResult, 1)
+	go func() { unit <- unitTests(ctx, opts.Root, ov, m.Package, opts.UnitTimeout) }()
+	err = r.sweep(ctx, opts, bin, dir, baseline)
+	r.Unit = <-unit
+	if err != nil {
+		return r, err
+	}
+	if r.Outcome == OutcomeSurvived && r.Equivalence != "" && !r.observable() {
+		// An argument the runs refute (a history differs from the
+		// unmutated node's) is not honoured: the mutant stays a survivor.
+		r.Outcome = OutcomeEquivalent
+	}
+	r.Duration = time.Since(start)
+	return r, nil
+}
+
+// sweep runs the campaign's sweeps against the mutant's binary, in order,
+// until one catches it.
+func (r *Result) sweep(ctx context.Context, opts Options, bin, dir string, baseline []HarnessRun) error {
 	r.Outcome = OutcomeSurvived
 	for _, s := range opts.Sweeps {
 		run, err := runSweep(ctx, bin, filepath.Join(dir, s.Workload), s, true)
 		if err != nil {
-			return r, err
+			return err
 		}
 		for _, b := range baseline {
 			if b.Workload == run.Workload {
@@ -187,16 +207,10 @@ func runMutant(ctx context.Context, opts Options, m Mutant, baseline []HarnessRu
 		r.Harness = append(r.Harness, run)
 		if run.Caught() {
 			r.Outcome, r.CaughtBy = OutcomeCaught, run.Status
-			break
+			return nil
 		}
 	}
-	if r.Outcome == OutcomeSurvived && r.Equivalence != "" && !r.observable() {
-		// An argument the runs refute (a history differs from the
-		// unmutated node's) is not honoured: the mutant stays a survivor.
-		r.Outcome = OutcomeEquivalent
-	}
-	r.Duration = time.Since(start)
-	return r, nil
+	return nil
 }
 
 // observable reports whether a sweep of the mutant gave a history that
