@@ -111,14 +111,18 @@ sim: build
 
 # The mutation campaign: MUTANTS mutants of node/raft and node/kv (drawn in an
 # order seeded by MUTATE_SEED), each built, unit-tested and swept in the
-# simulation; the score is the share the sweeps catch. Exits 1 when the score
-# is below MIN_SCORE (the nightly job runs a sample with a new seed each night).
+# simulation (MUTATE_SEEDS seeds per workload on one core, beside the unit
+# tests on the other); the score is the share the sweeps catch. Exits 1 when
+# the score is below MIN_SCORE (the nightly job runs a sample with a new seed
+# each night).
 MUTANTS       ?= 50
 MUTATE_SEED   ?= 1
-MUTATE_BUDGET ?= 20s
+MUTATE_SEEDS  ?= 300
+MUTATE_BUDGET ?= 60s
 MIN_SCORE     ?= 0
 
 .PHONY: mutate
 mutate: build
 	$(BIN)/faultline mutate --packages node/raft,node/kv --max-mutants $(MUTANTS) --seed $(MUTATE_SEED) \
-		--budget-per-mutant $(MUTATE_BUDGET) --store $(STORE) --min-score $(MIN_SCORE)
+		--seeds-per-mutant $(MUTATE_SEEDS) --budget-per-mutant $(MUTATE_BUDGET) --workers 1 \
+		--store $(STORE) --min-score $(MIN_SCORE)

@@ -46,7 +46,7 @@ func newMutateCommand() *cobra.Command {
 boundaries, swapped operators, dropped +1/-1, removed calls and assignments, swapped
 arguments), picks --max-mutants of them in an order drawn from --seed, and for each
 builds faultline with the mutant (go build -overlay: the working tree is never
-written), runs the mutated package's unit tests, then sweeps simulated runs
+written), runs the mutated package's unit tests and, beside them, sweeps simulated runs
 (faultline sim, seeds 1 to --seeds-per-mutant, at most --budget-per-mutant per
 workload, stopping at the first invalid run). Before any mutant, the same sweeps
 run against the unmutated node and must all be valid.
@@ -65,9 +65,9 @@ node's sweep was not valid; 2 if interrupted; 254 on bad arguments; 255 on an er
 	fl.StringVar(&f.packages, "packages", "node/raft,node/kv", "comma list of module-relative package directories to mutate")
 	fl.IntVar(&f.maxMutants, "max-mutants", 50, "mutants to run (that build); sites are drawn in an order seeded by --seed")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the order mutants are drawn in")
-	fl.IntVar(&f.seedsPerMutant, "seeds-per-mutant", 200, "simulation seeds per workload per mutant: 1 to this")
-	fl.DurationVar(&f.budget, "budget-per-mutant", 20*time.Second, "wall-time cap of one workload's sweep of one mutant")
-	fl.IntVar(&f.workers, "workers", runtime.NumCPU(), "simulated runs in parallel within a sweep")
+	fl.IntVar(&f.seedsPerMutant, "seeds-per-mutant", 300, "simulation seeds per workload per mutant: 1 to this")
+	fl.DurationVar(&f.budget, "budget-per-mutant", time.Minute, "wall-time cap of one workload's sweep of one mutant")
+	fl.IntVar(&f.workers, "workers", max(1, runtime.NumCPU()-1), "simulated runs in parallel within a sweep (default: a core each, but for the one the mutant's unit tests run on beside the sweep)")
 	fl.StringVar(&f.workloads, "workloads", "register,set", "comma list of workloads each mutant is swept with, in order")
 	fl.StringVar(&f.nemesis, "nemesis", "", "fault kinds of the sweeps (faultline sim --nemesis; default: all it has)")
 	fl.BoolVar(&f.explore, "explore", true, "let each simulated run draw the store's configuration from its seed (faultline sim --explore); --explore=false sweeps one fixed configuration")
@@ -129,7 +129,7 @@ func (f mutateFlags) options() (mutate.Options, error) {
 	case f.seedsPerMutant < 1:
 		return opts, harness.Usagef("--seeds-per-mutant %d: give at least 1", f.seedsPerMutant)
 	case f.budget <= 0:
-		return opts, harness.Usagef("--budget-per-mutant %v: give a positive duration, e.g. 20s", f.budget)
+		return opts, harness.Usagef("--budget-per-mutant %v: give a positive duration, e.g. 60s", f.budget)
 	case f.workers < 1:
 		return opts, harness.Usagef("--workers %d: give at least 1", f.workers)
 	case f.minScore < 0 || f.minScore > 100:
