@@ -17,8 +17,10 @@
 // with a stable id, each with its unified diff; test files, generated
 // files, String/Error methods, logging, error messages, metrics and panics
 // (assertions whose removal changes nothing a correct run can see) are left
-// alone. When there are more sites than the budget, a seeded shuffle picks
-// which ones run, so a campaign is reproducible from its seed.
+// alone. When there are more sites than the budget, a seeded order picks
+// which ones run (each ranked by a hash of the seed and its id), so a
+// campaign is reproducible from its seed and keeps its sample when sites
+// are added elsewhere.
 //
 // A mutant is applied with the go command's -overlay flag: the mutated file
 // is written to the campaign's directory and the build reads it in place of
