@@ -140,11 +140,8 @@ func Sample(ms []Mutant, n int, seed int64) []Mutant {
 	for _, m := range out {
 		rank[m.ID] = sampleRank(seed, m.ID)
 	}
-	slices.SortStableFunc(out, func(a, b Mutant) int {
-		if c := cmp.Compare(rank[a.ID], rank[b.ID]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+	slices.SortFunc(out, func(a, b Mutant) int {
+		return cmp.Or(cmp.Compare(rank[a.ID], rank[b.ID]), strings.Compare(a.ID, b.ID))
 	})
 	if n > 0 && n < len(out) {
 		out = out[:n]
