@@ -71,9 +71,35 @@ func (s *Server) Tick() { s.tick() }
 // Deliver is one message received from a peer.
 func (s *Server) Deliver(m raft.Message) { s.step(m) }
 
-// Process ends a loop iteration after its inputs (see process): call it
-// after Tick, Deliver or Handle. An error means the node must stop.
-func (s *Server) Process() error { return s.process() }
+// Process ends the loop iterations an input starts (see process): call it
+// after Tick, Deliver or Handle. As run does, it iterates again, without
+// waiting for another input, while the core has something ready: a
+// leader's own fsync can complete a commit quorum, and what it committed is
+// applied and answered at once, not at the next input. A core that still
+// has something ready after maxIdleIterations iterations would keep a real
+// node's loop spinning (a core busy for ever, never blocking on its
+// inputs); Process then returns an error wrapping ErrBusyLoop. Any other
+// error means persisting failed and the node must stop.
+func (s *Server) Process() error {
+	for range maxIdleIterations {
+		if err := s.process(); err != nil {
+			return err
+		}
+		if !s.raft.HasReady() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the core still has something ready after %d iterations without an input", ErrBusyLoop, maxIdleIterations)
+}
+
+// maxIdleIterations bounds the loop iterations one input may start. A
+// correct core needs a few: one per committedEntriesPerReady (at least
+// 1024) entries left to apply, one more for what applying and persisting
+// released.
+const maxIdleIterations = 1000
+
+// ErrBusyLoop is Process's error for an update loop that never goes idle.
+var ErrBusyLoop = errors.New("update loop busy")
 
 // Request is one client request, whatever carried it: a write (Op
 // kv.OpPut, kv.OpCAS or kv.OpAppend) or a read (Op empty).

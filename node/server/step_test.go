@@ -45,19 +45,23 @@ func TestRoute(t *testing.T) {
 	})
 }
 
-// drivenCluster is three driven nodes on a fake clock, their messages held
-// in one queue and delivered in order by deliverAll.
+// drivenCluster is driven nodes on a fake clock, their messages held in
+// one queue and delivered in order by step.
 type drivenCluster struct {
 	clock *clock.Fake
+	ids   []string
 	nodes map[string]*Server
 	queue []raft.Message
 }
 
 func (c *drivenCluster) Send(msgs []raft.Message) { c.queue = append(c.queue, msgs...) }
 
-func newDrivenCluster(t *testing.T) *drivenCluster {
-	c := &drivenCluster{clock: clock.NewFake(time.Unix(1000, 0)), nodes: map[string]*Server{}}
-	ids := []string{"n1", "n2", "n3"}
+// newDrivenCluster builds the nodes ids (n1, n2 and n3 if none).
+func newDrivenCluster(t *testing.T, ids ...string) *drivenCluster {
+	if len(ids) == 0 {
+		ids = []string{"n1", "n2", "n3"}
+	}
+	c := &drivenCluster{clock: clock.NewFake(time.Unix(1000, 0)), ids: ids, nodes: map[string]*Server{}}
 	peers, peerHTTP := map[string]string{}, map[string]string{}
 	for _, id := range ids {
 		peers[id], peerHTTP[id] = "sim:"+id, "sim:"+id
@@ -80,7 +84,7 @@ func newDrivenCluster(t *testing.T) *drivenCluster {
 // message until the network is quiet.
 func (c *drivenCluster) step(t *testing.T) {
 	c.clock.Advance(10 * time.Millisecond)
-	for _, id := range []string{"n1", "n2", "n3"} {
+	for _, id := range c.ids {
 		c.nodes[id].Tick()
 		require.NoError(t, c.nodes[id].Process())
 	}
@@ -162,6 +166,30 @@ func TestDrivenCluster(t *testing.T) {
 	digest := c.nodes[leader].Status().Digest
 	for id, s := range c.nodes {
 		assert.Equal(t, digest, s.Status().Digest, "replica %s converged", id)
+	}
+}
+
+// TestProcessRunsUntilIdle: as the production loop does, Process iterates
+// again while the core has something ready. A single node's own fsync
+// completes its commit quorum, so one Process after a write applies and
+// answers it, without another input.
+func TestProcessRunsUntilIdle(t *testing.T) {
+	c := newDrivenCluster(t, "n1")
+	for range 1000 {
+		if c.leader() != "" {
+			break
+		}
+		c.step(t)
+	}
+	require.Equal(t, "n1", c.leader(), "a single node elects itself")
+	s := c.nodes["n1"]
+	for i, v := range []string{"v1", "v2", "v3"} {
+		adm := s.Handle(Request{Op: kv.OpPut, Key: "k", Value: v, ClientID: "c1", Seq: uint64(i + 1)})
+		require.NotNil(t, adm.Pending)
+		require.NoError(t, s.Process())
+		a, ok := adm.Pending.Poll()
+		require.True(t, ok, "write %d answered by the Process that took it", i+1)
+		assert.Equal(t, Answer{Status: http.StatusOK, Body: client.KVResponse{Found: true, Value: v}}, a)
 	}
 }
 

@@ -176,11 +176,17 @@ func (n *node) resume() {
 	}
 }
 
-// process runs the end of the update loop's iteration and hands every
+// process runs the end of the update loop's iterations and hands every
 // answer the loop gave to its requester. A persistence error stops the
-// node, as it stops a real one.
+// node, as it stops a real one; a loop that never goes idle ends the run.
 func (n *node) process() {
 	if err := n.srv.Process(); err != nil {
+		if errors.Is(err, server.ErrBusyLoop) {
+			// A real node would spin here for ever, answering nothing it
+			// had not answered already: the run cannot go on.
+			n.w.fail(fmt.Errorf("%s at %v: %w", n.id, n.w.now, err))
+			return
+		}
 		n.w.logf("%s stopped: %v", n.id, err)
 		if errors.Is(err, disk.ErrFrozen) {
 			// The machine stopped inside a step (a step-crash fault): the
