@@ -1,18 +1,17 @@
 package campaign
 
 import (
-	"encoding/xml"
+	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/checker"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/junit"
 	"github.com/faultline/faultline/rundir"
 )
 
@@ -50,53 +49,6 @@ const (
 	JUnitNotRun  = "not-run"
 )
 
-// JUnit XML, in the shape Jenkins, GitLab and the GitHub report actions read.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name       string           `xml:"name,attr"`
-	Tests      int              `xml:"tests,attr"`
-	Failures   int              `xml:"failures,attr"`
-	Errors     int              `xml:"errors,attr"`
-	Skipped    int              `xml:"skipped,attr"`
-	Time       string           `xml:"time,attr"`
-	Timestamp  string           `xml:"timestamp,attr,omitempty"`
-	Properties *junitProperties `xml:"properties,omitempty"`
-	Cases      []junitCase      `xml:"testcase"`
-}
-
-type junitProperties struct {
-	Property []junitProperty `xml:"property"`
-}
-
-type junitProperty struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitProblem struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // JUnitOptions names the suite and adds properties (e.g. the master seed).
 type JUnitOptions struct {
 	SuiteName  string
@@ -114,78 +66,42 @@ type JUnitOptions struct {
 // the suite never started) is an <error>. A suite with no run at all is
 // written as one <error> case, never as an empty, passing file.
 func WriteJUnit(path string, runs []SuiteRun, opts JUnitOptions) error {
-	suite := junitSuite{Name: opts.SuiteName}
-	if suite.Name == "" {
-		suite.Name = "faultline"
-	}
-	if !opts.Start.IsZero() {
-		suite.Timestamp = opts.Start.UTC().Format("2006-01-02T15:04:05")
-	}
-	if len(opts.Properties) > 0 {
-		suite.Properties = &junitProperties{}
-		for _, k := range slices.Sorted(maps.Keys(opts.Properties)) {
-			suite.Properties.Property = append(suite.Properties.Property, junitProperty{Name: k, Value: opts.Properties[k]})
-		}
-	}
-	var total time.Duration
+	suite := junit.Suite{Name: cmp.Or(opts.SuiteName, "faultline"), Start: opts.Start, Properties: opts.Properties}
 	for _, r := range runs {
-		c := junitCaseFor(r)
-		total += r.Result.Duration
-		suite.Cases = append(suite.Cases, c)
+		suite.Time += r.Result.Duration
+		suite.Cases = append(suite.Cases, junitCaseFor(r))
 	}
 	if len(suite.Cases) == 0 {
 		msg := "the suite executed no run"
 		if opts.NoRunReason != "" {
 			msg += ": " + opts.NoRunReason
 		}
-		suite.Cases = append(suite.Cases, junitCase{
-			Name: "no runs", Classname: "faultline.suite", Time: "0.000",
-			Error: &junitProblem{Type: JUnitError, Message: msg,
+		suite.Cases = append(suite.Cases, junit.Case{
+			Name: "no runs", Classname: "faultline.suite",
+			Error: &junit.Problem{Type: JUnitError, Message: msg,
 				Text: "No test ran: the budget was too small for one run, the suite was interrupted, or the arguments selected nothing. An empty suite is not a pass."},
 		})
 	}
-	for _, c := range suite.Cases {
-		suite.Tests++
-		if c.Failure != nil {
-			suite.Failures++
-		}
-		if c.Error != nil {
-			suite.Errors++
-		}
-	}
-	suite.Time = seconds(total)
-	doc := junitSuites{Name: suite.Name, Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
-		Time: suite.Time, Suites: []junitSuite{suite}}
-	b, err := xml.MarshalIndent(doc, "", "  ")
+	b, err := junit.Encode(suite)
 	if err != nil {
-		return fmt.Errorf("encode junit: %w", err)
+		return err
 	}
-	b = append([]byte(xml.Header), append(b, '\n')...)
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("write junit %s: %w", path, err)
-		}
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write junit %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write junit %s: %w", path, err)
-	}
-	return nil
+	return rundir.WriteFile(path, b)
 }
 
-func junitCaseFor(r SuiteRun) junitCase {
+func junitCaseFor(r SuiteRun) junit.Case {
 	s, o := r.Spec, r.Result.Outcome
 	name := s.Name
 	if name == "" {
 		name = o.Name
 	}
-	c := junitCase{
+	c := junit.Case{
 		Name:      fmt.Sprintf("%s seed=%d", name, s.Seed),
 		Classname: "faultline." + s.Workload,
-		Time:      seconds(r.Result.Duration),
+		Time:      r.Result.Duration,
 	}
 	report := "(no report)"
 	if o.Dir != "" {
@@ -203,19 +119,19 @@ func junitCaseFor(r SuiteRun) junitCase {
 
 	switch v := RunVerdict(r.Result); {
 	case r.NotRun:
-		c.Error = &junitProblem{Type: JUnitNotRun, Message: "not run: the suite stopped before this run started (interrupted, or --fail-fast after an invalid run)"}
+		c.Error = &junit.Problem{Type: JUnitNotRun, Message: "not run: the suite stopped before this run started (interrupted, or --fail-fast after an invalid run)"}
 	case v == VerdictError:
-		c.Error = &junitProblem{Type: JUnitError, Message: fmt.Sprintf("harness error: %v", r.Result.Err), Text: c.SystemOut}
+		c.Error = &junit.Problem{Type: JUnitError, Message: fmt.Sprintf("harness error: %v", r.Result.Err), Text: c.SystemOut}
 	case v == string(checker.Invalid):
 		msg := fmt.Sprintf("invalid: %s found a violation; report %s", strings.Join(CheckersWith(o.Results, checker.Invalid), ", "), report)
-		c.Failure = &junitProblem{Type: JUnitInvalid, Message: msg, Text: o.Results.Reason + "\n\n" + c.SystemOut}
+		c.Failure = &junit.Problem{Type: JUnitInvalid, Message: msg, Text: o.Results.Reason + "\n\n" + c.SystemOut}
 	case v == string(checker.Valid):
 	default:
 		msg := fmt.Sprintf("unknown: %s; report %s", o.Results.Reason, report)
 		if v == VerdictNone {
 			msg = "no verdict: " + report
 		}
-		c.Failure = &junitProblem{Type: JUnitUnknown, Message: msg, Text: c.SystemOut}
+		c.Failure = &junit.Problem{Type: JUnitUnknown, Message: msg, Text: c.SystemOut}
 	}
 	return c
 }
@@ -257,5 +173,3 @@ func CheckersWith(res checker.Results, v checker.Verdict) []string {
 	}
 	return names
 }
-
-func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
