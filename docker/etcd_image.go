@@ -12,9 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-
-	"github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/build"
 )
 
 // EtcdVersion is the etcd release of the etcd image: the newest 3.6 patch
@@ -121,35 +118,9 @@ func BuildEtcdImage(ctx context.Context, opts EtcdImageOptions) (string, error) 
 	}
 	tag := EtcdImageRepository + ":" + contentHash(files)
 
-	if _, err := cli.ImageInspect(ctx, tag); err == nil {
-		if err := cli.ImageTag(ctx, tag, tag); err != nil {
-			return "", fmt.Errorf("stamp image %s as used: %w", tag, err)
-		}
-		logger.Info("etcd image up to date", "tag", tag)
-		return tag, nil
-	} else if !errdefs.IsNotFound(err) {
-		return "", fmt.Errorf("inspect image %s: %w", tag, err)
-	}
-	buildContext, err := tarContext(files)
-	if err != nil {
+	if err := ensureImage(ctx, cli, tag, etcdImageLabel, files, logger.With("image", "etcd")); err != nil {
 		return "", err
 	}
-	buildStart := time.Now()
-	resp, err := cli.ImageBuild(ctx, buildContext, build.ImageBuildOptions{
-		Tags:        []string{tag},
-		Remove:      true,
-		ForceRemove: true,
-		PullParent:  false,
-		Version:     build.BuilderV1,
-		Labels:      map[string]string{etcdImageLabel: "1"},
-	})
-	if err != nil {
-		return "", fmt.Errorf("build image %s: %w", tag, err)
-	}
-	if err := drainBuild(resp.Body); err != nil {
-		return "", fmt.Errorf("build image %s: %w", tag, err)
-	}
-	logger.Info("etcd image built", "tag", tag, "build", time.Since(buildStart))
 	return tag, nil
 }
 
@@ -177,12 +148,8 @@ func (opts EtcdImageOptions) resolve() (goPath, cacheRoot string, logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	goCmd := opts.Go
-	if goCmd == "" {
-		goCmd = "go"
-	}
-	if goPath, err = exec.LookPath(goCmd); err != nil {
-		return "", "", nil, errors.New("go toolchain not found: install Go (https://go.dev/dl/) and put it on PATH to build the etcd image")
+	if goPath, err = lookGo(opts.Go, "the etcd image"); err != nil {
+		return "", "", nil, err
 	}
 	cacheRoot = opts.CacheDir
 	if cacheRoot == "" {

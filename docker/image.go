@@ -3,6 +3,7 @@ package docker
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 )
 
@@ -81,13 +83,9 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	goCmd := opts.Go
-	if goCmd == "" {
-		goCmd = "go"
-	}
-	goPath, err := exec.LookPath(goCmd)
+	goPath, err := lookGo(opts.Go, "the node image")
 	if err != nil {
-		return "", errors.New("go toolchain not found: install Go (https://go.dev/dl/) and put it on PATH to build the node image")
+		return "", err
 	}
 	cli, err := newClient(ctx)
 	if err != nil {
@@ -135,29 +133,9 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if _, err := cli.ImageInspect(ctx, tag); err == nil {
-		if err := cli.ImageTag(ctx, tag, tag); err != nil {
-			return "", fmt.Errorf("stamp image %s as used: %w", tag, err)
-		}
-		logger.Info("node image up to date", "tag", tag)
-		return tag, nil
-	} else if !errdefs.IsNotFound(err) {
-		return "", fmt.Errorf("inspect image %s: %w", tag, err)
-	}
-
-	buildContext, err := tarContext(files)
-	if err != nil {
+	if err := ensureImage(ctx, cli, tag, imageLabel, files, logger.With("image", "node")); err != nil {
 		return "", err
 	}
-	buildStart := time.Now()
-	resp, err := cli.ImageBuild(ctx, buildContext, buildOptions(tag))
-	if err != nil {
-		return "", fmt.Errorf("build image %s: %w", tag, err)
-	}
-	if err := drainBuild(resp.Body); err != nil {
-		return "", fmt.Errorf("build image %s: %w", tag, err)
-	}
-	logger.Info("node image built", "tag", tag, "build", time.Since(buildStart))
 	return tag, nil
 }
 
@@ -165,16 +143,56 @@ func BuildImage(ctx context.Context, opts ImageOptions) (string, error) {
 // twin built at the same time can still be found.
 const imageLabel = LabelFaultline + ".image"
 
+// lookGo finds the go command (goCmd, or "go" if empty) on PATH, to build
+// what.
+func lookGo(goCmd, what string) (string, error) {
+	goPath, err := exec.LookPath(cmp.Or(goCmd, "go"))
+	if err != nil {
+		return "", fmt.Errorf("go toolchain not found: install Go (https://go.dev/dl/) and put it on PATH to build %s", what)
+	}
+	return goPath, nil
+}
+
+// ensureImage makes sure the image tag exists: an image with that tag is
+// stamped as used (re-tagged, for PruneImages); otherwise it is built from
+// files through the Docker API with the label set. The caller holds the
+// build lock of the image's kind.
+func ensureImage(ctx context.Context, cli *client.Client, tag, label string, files map[string][]byte, logger *slog.Logger) error {
+	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		if err := cli.ImageTag(ctx, tag, tag); err != nil {
+			return fmt.Errorf("stamp image %s as used: %w", tag, err)
+		}
+		logger.Info("image up to date", "tag", tag)
+		return nil
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("inspect image %s: %w", tag, err)
+	}
+	buildContext, err := tarContext(files)
+	if err != nil {
+		return err
+	}
+	buildStart := time.Now()
+	resp, err := cli.ImageBuild(ctx, buildContext, buildOptions(tag, label))
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", tag, err)
+	}
+	if err := drainBuild(resp.Body); err != nil {
+		return fmt.Errorf("build image %s: %w", tag, err)
+	}
+	logger.Info("image built", "tag", tag, "build", time.Since(buildStart))
+	return nil
+}
+
 // buildOptions never pull: the base is scratch and the classic builder is
 // used, which the 20.10 engine always has.
-func buildOptions(tag string) build.ImageBuildOptions {
+func buildOptions(tag, label string) build.ImageBuildOptions {
 	return build.ImageBuildOptions{
 		Tags:        []string{tag},
 		Remove:      true,
 		ForceRemove: true,
 		PullParent:  false,
 		Version:     build.BuilderV1,
-		Labels:      map[string]string{imageLabel: "1"},
+		Labels:      map[string]string{label: "1"},
 	}
 }
 
