@@ -20,6 +20,7 @@ import (
 
 	"github.com/faultline/faultline/node/clock"
 	"github.com/faultline/faultline/node/disk"
+	"github.com/faultline/faultline/node/raft"
 )
 
 // ReadMode says how a read is served.
@@ -231,8 +232,9 @@ const (
 	defaultMaxInflightAppends = 64
 	// 256 entries of ~100 bytes keep one append under ~32 KiB.
 	defaultMaxEntriesPerAppend = 256
-	// Backpressure: beyond this many uncommitted entries proposals get 503.
-	defaultMaxUncommittedEntries = 8192
+	// Backpressure: beyond this many uncommitted entries proposals get 503
+	// (the core's own default, so a node never runs with two bounds).
+	defaultMaxUncommittedEntries = raft.DefaultMaxUncommittedEntries
 	defaultProposalQueue         = 4096
 	defaultReadQueue             = 4096
 	// One loop iteration drains at most this many inputs before one fsync.
