@@ -182,8 +182,10 @@ func (n *node) resume() {
 func (n *node) process() {
 	if err := n.srv.Process(); err != nil {
 		if errors.Is(err, server.ErrBusyLoop) {
-			// A real node would spin here for ever, answering nothing it
-			// had not answered already: the run cannot go on.
+			// A real node's loop would never block again and keep a core
+			// busy for ever (taking its inputs between iterations); the
+			// simulation runs an input's iterations at one instant of
+			// simulated time, so the run cannot go on.
 			n.w.fail(fmt.Errorf("%s at %v: %w", n.id, n.w.now, err))
 			return
 		}
