@@ -35,6 +35,9 @@ type Options struct {
 	MaxMutants int
 	// Seed orders the sites (Sample).
 	Seed int64
+	// Only, when set, replaces the seeded sample with these mutants (by
+	// ID, in this order; MaxMutants still bounds those that build).
+	Only []string
 	// Sweeps are the harness budget of each mutant, one per workload.
 	Sweeps []Sweep
 	// UnitTimeout bounds one run of a package's unit tests.
@@ -69,6 +72,18 @@ type Campaign struct {
 	Results []Result `json:"mutants"`
 }
 
+// ErrUnknownMutant is an Options.Only ID that no operator makes.
+var ErrUnknownMutant = errors.New("unknown mutant")
+
+func findMutant(all []Mutant, id string) (Mutant, bool) {
+	for _, m := range all {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Mutant{}, false
+}
+
 // ErrFalseAlarm is a sweep of the correct node that was not valid: the
 // campaign cannot score mutants with a harness that flags correct code.
 var ErrFalseAlarm = errors.New("the harness flagged the unmutated node")
@@ -85,6 +100,18 @@ func Run(ctx context.Context, opts Options) (*Campaign, error) {
 	all, err := Enumerate(opts.Root, opts.Packages)
 	if err != nil {
 		return nil, err
+	}
+	order := Sample(all, 0, opts.Seed)
+	if len(opts.Only) > 0 {
+		order = nil
+		for _, id := range opts.Only {
+			m, ok := findMutant(all, id)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s is not among the %d mutants of %s (faultline mutate --list shows them)",
+					ErrUnknownMutant, id, len(all), strings.Join(opts.Packages, ","))
+			}
+			order = append(order, m)
+		}
 	}
 	c := &Campaign{Summary: newSummary(opts, all, start)}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
@@ -119,7 +146,6 @@ func Run(ctx context.Context, opts Options) (*Campaign, error) {
 		return c, ErrFalseAlarm
 	}
 
-	order := Sample(all, 0, opts.Seed)
 	built := 0
 	for _, m := range order {
 		if built >= opts.MaxMutants {

@@ -32,6 +32,7 @@ type mutateFlags struct {
 	unitTimeout    time.Duration
 	root           string
 	list           bool
+	mutants        string
 }
 
 // mutateWorkloads are the workloads a sweep may run.
@@ -49,7 +50,8 @@ builds faultline with the mutant (go build -overlay: the working tree is never
 written), runs the mutated package's unit tests and, beside them, sweeps simulated runs
 (faultline sim, seeds 1 to --seeds-per-mutant, at most --budget-per-mutant per
 workload, stopping at the first invalid run). Before any mutant, the same sweeps
-run against the unmutated node and must all be valid.
+run against the unmutated node and must all be valid. --mutants runs the listed
+mutants instead of a sample (a campaign's survivors, say).
 
 The score is caught / (mutants that build - mutants argued equivalent in
 mutate/equivalent.json); the unit tests' kills are reported beside it. Results go
@@ -76,6 +78,7 @@ node's sweep was not valid; 2 if interrupted; 254 on bad arguments; 255 on an er
 	fl.DurationVar(&f.unitTimeout, "unit-timeout", 2*time.Minute, "timeout of one run of a mutated package's unit tests")
 	fl.StringVar(&f.root, "root", "", "module root (default: the directory above the working directory that holds faultline's go.mod)")
 	fl.BoolVar(&f.list, "list", false, "print the mutants in the order they would run and exit")
+	fl.StringVar(&f.mutants, "mutants", "", "comma list of mutant ids (as --list and mutants.json give them) to run instead of the seeded sample, e.g. to replay a campaign's survivors")
 	return cmd
 }
 
@@ -100,6 +103,9 @@ func runMutate(cmd *cobra.Command, f mutateFlags) error {
 	opts.Dir = filepath.Join(f.store, "mutate-"+time.Now().UTC().Format("20060102t150405"))
 	opts.Progress = os.Stdout
 	c, err := mutate.Run(cmd.Context(), opts)
+	if errors.Is(err, mutate.ErrUnknownMutant) {
+		return harness.Usagef("--mutants: %v", err)
+	}
 	if err != nil && !errors.Is(err, mutate.ErrFalseAlarm) {
 		if cmd.Context().Err() != nil {
 			return &exitError{code: harness.ExitUnknown, err: fmt.Errorf("interrupted: %w", err)}
@@ -174,8 +180,18 @@ func (f mutateFlags) options() (mutate.Options, error) {
 	if err != nil {
 		return opts, err
 	}
+	var only []string
+	for _, id := range strings.Split(f.mutants, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			only = append(only, id)
+		}
+	}
+	maxMutants := f.maxMutants
+	if len(only) > 0 {
+		maxMutants = len(only)
+	}
 	return mutate.Options{
-		Root: root, Packages: pkgs, MaxMutants: f.maxMutants, Seed: f.seed, Sweeps: sweeps,
+		Root: root, Packages: pkgs, MaxMutants: maxMutants, Seed: f.seed, Only: only, Sweeps: sweeps,
 		UnitTimeout: f.unitTimeout, Equivalents: eq, Command: "faultline " + strings.Join(os.Args[1:], " "),
 	}, nil
 }

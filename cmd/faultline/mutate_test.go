@@ -41,6 +41,19 @@ func TestMutateBadArguments(t *testing.T) {
 	}
 }
 
+// TestMutateUnknownMutant: an id --mutants names that no operator makes is
+// refused with 254 before anything is built or swept.
+func TestMutateUnknownMutant(t *testing.T) {
+	store := t.TempDir()
+	var stderr bytes.Buffer
+	code := run([]string{"mutate", "--mutants", "0a83b68b0332,nope", "--store", store}, &stderr)
+	assert.Equal(t, harness.ExitBadArgs, code, stderr.String())
+	assert.Contains(t, stderr.String(), "--mutants: unknown mutant: nope is not among the")
+	entries, err := os.ReadDir(store)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no campaign directory")
+}
+
 // TestMutateList: --list prints each mutant of the packages once, in the
 // seeded order, and the same seed gives the same order.
 func TestMutateList(t *testing.T) {
