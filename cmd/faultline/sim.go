@@ -505,7 +505,7 @@ func runOneSeed(p *simPlan, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "\n  %d client ops and %d faults over %v simulated, in %v of wall time\n",
 		r.Ops, r.Faults, r.Simulated.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
 	if c := r.config; c != nil {
-		fmt.Fprintf(stdout, "  %d nodes, read mode %s, election timeout %v, heartbeat %v, %d clients at %g ops/s\n",
+		fmt.Fprintf(stdout, "  %d nodes, read mode %s, election timeout %v, heartbeat %v, %d clients at %.0f ops/s\n",
 			c.Nodes, c.ReadMode, c.ElectionTimeout, c.HeartbeatInterval, c.Clients, c.Rate)
 		if !slices.Equal(c.Faults, p.base.Faults) {
 			fmt.Fprintf(stdout, "  faults focused on %s (of %s)\n", strings.Join(c.Faults, ","), strings.Join(p.base.Faults, ","))
