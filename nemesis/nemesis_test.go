@@ -481,6 +481,7 @@ func TestSkewedLeaderJumpsTheClockAfterTheCut(t *testing.T) {
 func TestVoterCrashRestartsAllButTheWinnerCutOff(t *testing.T) {
 	c := newMemCluster(3)
 	c.leader, c.successor, c.electAfter = "n1", "n2", 4
+	c.then, c.electEvery = []string{"n1"}, 3 // the old leader wins again
 	n, rec := newStepNemesis(t, c, KindVoterCrash)
 	ctx := context.Background()
 	step := n.Schedule(1)[0]
@@ -506,6 +507,8 @@ func TestVoterCrashRestartsAllButTheWinnerCutOff(t *testing.T) {
 	assert.Equal(t, "n3", op.Fault.Params["restarted"])
 	assert.Contains(t, op.Fault.Params, "restart_ms.n1")
 	assert.Contains(t, op.Fault.Params, "restart_ms.n3")
+	assert.Equal(t, "n1", op.Fault.Params["next_leader"], "the start lasts until the election it sets up")
+	assert.Contains(t, op.Fault.Params, "next_leader_ms")
 	assert.Equal(t, "voter-crash leader n1,n2", n.Active())
 
 	n.stop(ctx, seq)

@@ -231,7 +231,25 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 	for node, d := range took {
 		fault.Params["restart_ms."+node] = millis(d)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The fault is in place once the restarted nodes have held the election
+	// it sets up: the old leader asking a voter that forgot its vote in the
+	// winner's generation, or anyone winning the next one. Healed sooner,
+	// the winner's heartbeats would end it before either: the old leader
+	// needs an election timeout after its restart to leave its own lease
+	// and up to another to time out, more than a short hold leaves.
+	began := time.Now()
+	second, err := n.awaitNewLeader(ctx, without(n.nodes, elected), before.Generation, n.newLeaderWait)
+	if err != nil {
+		fault.Params["next_leader"] = "none"
+		fault.Params["next_leader_error"] = err.Error()
+		return nil
+	}
+	fault.Params["next_leader"] = second
+	fault.Params["next_leader_ms"] = millis(time.Since(began))
+	return nil
 }
 
 // armVoters reads the leader's status and arms the after-vote crash point on
