@@ -161,16 +161,25 @@ func (n *Nemesis) applySkewedLeader(ctx context.Context, fault *history.Fault) e
 	fault.ClockOffsetsMillis = map[string]int64{leader: status.ClockOffsetMillis}
 	// Hold the fault from the election on: until then nobody else can
 	// take writes, so the window the jump opens has not begun.
-	began := time.Now()
-	elected, err := n.awaitNewLeader(ctx, without(n.nodes, leader), before.Generation, n.newLeaderWait)
-	if err != nil {
-		fault.Params["new_leader"] = "none"
-		fault.Params["new_leader_error"] = err.Error()
-		return nil
-	}
-	fault.Params["new_leader"] = elected
-	fault.Params["new_leader_ms"] = millis(time.Since(began))
+	n.awaitElection(ctx, fault, "new_leader", without(n.nodes, leader), before.Generation)
 	return nil
+}
+
+// awaitElection waits (up to newLeaderWait) for one of candidates to lead a
+// generation above the given one, and records in the fault's params under
+// key which one it was and after how long (key_ms), or "none" and why
+// (key_error). Not finding one is not an error of the fault: the fault is
+// in place, the cluster just did not elect in time.
+func (n *Nemesis) awaitElection(ctx context.Context, fault *history.Fault, key string, candidates []string, above uint64) {
+	began := time.Now()
+	elected, err := n.awaitNewLeader(ctx, candidates, above, n.newLeaderWait)
+	if err != nil {
+		fault.Params[key] = "none"
+		fault.Params[key+"_error"] = err.Error()
+		return
+	}
+	fault.Params[key] = elected
+	fault.Params[key+"_ms"] = millis(time.Since(began))
 }
 
 // healSkewedLeader heals the network and resets the leader's clock.
@@ -240,15 +249,7 @@ func (n *Nemesis) applyVoterCrash(ctx context.Context, fault *history.Fault) err
 	// the winner's heartbeats would end it before either: the old leader
 	// needs an election timeout after its restart to leave its own lease
 	// and up to another to time out, more than a short hold leaves.
-	began := time.Now()
-	second, err := n.awaitNewLeader(ctx, without(n.nodes, elected), before.Generation, n.newLeaderWait)
-	if err != nil {
-		fault.Params["next_leader"] = "none"
-		fault.Params["next_leader_error"] = err.Error()
-		return nil
-	}
-	fault.Params["next_leader"] = second
-	fault.Params["next_leader_ms"] = millis(time.Since(began))
+	n.awaitElection(ctx, fault, "next_leader", without(n.nodes, elected), before.Generation)
 	return nil
 }
 
