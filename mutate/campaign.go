@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -75,15 +76,6 @@ type Campaign struct {
 // ErrUnknownMutant is an Options.Only ID that no operator makes.
 var ErrUnknownMutant = errors.New("unknown mutant")
 
-func findMutant(all []Mutant, id string) (Mutant, bool) {
-	for _, m := range all {
-		if m.ID == id {
-			return m, true
-		}
-	}
-	return Mutant{}, false
-}
-
 // ErrFalseAlarm is a sweep of the correct node that was not valid: the
 // campaign cannot score mutants with a harness that flags correct code.
 var ErrFalseAlarm = errors.New("the harness flagged the unmutated node")
@@ -105,12 +97,12 @@ func Run(ctx context.Context, opts Options) (*Campaign, error) {
 	if len(opts.Only) > 0 {
 		order = nil
 		for _, id := range opts.Only {
-			m, ok := findMutant(all, id)
-			if !ok {
+			i := slices.IndexFunc(all, func(m Mutant) bool { return m.ID == id })
+			if i < 0 {
 				return nil, fmt.Errorf("%w: %s is not among the %d mutants of %s (faultline mutate --list shows them)",
 					ErrUnknownMutant, id, len(all), strings.Join(opts.Packages, ","))
 			}
-			order = append(order, m)
+			order = append(order, all[i])
 		}
 	}
 	c := &Campaign{Summary: newSummary(opts, all, start)}
