@@ -49,6 +49,11 @@ const exploreStream = 0x6a09e667f3bcc909
 //   - The fault focus (focusFaults): when the test asks for more than
 //     three fault kinds, half of the seeds run all of them and the other
 //     half a subset of one to three, drawn anew for each seed.
+//   - ClientIDBytes: short ids ("c3") or 4 to 512 bytes (log scale), as
+//     often: the length of what a client names itself, which the node
+//     stores in every write's command and its session table, is the
+//     client's to choose, and sizes the node computes from it must hold for
+//     any length.
 //
 // Every value is drawn, set or not, so a field the caller sets does not
 // shift the draws of the others; a drawn zero leaves the field to its
@@ -85,6 +90,10 @@ func (c *Config) explore() {
 	fill(&c.Rate, logUniform(r, 50.0, 200.0))
 	// Drawn last: how many draws it takes depends on the faults asked for.
 	c.Faults = focusFaults(r, c.Faults)
+	// After the focus, so the draws before it are those of the build that
+	// had no such draw (the sweeps measured on it keep their
+	// configurations).
+	fill(&c.ClientIDBytes, pick(r, 0, int(logUniform[int64](r, 4, 512))))
 }
 
 // maxFocus is the most fault kinds a focused run draws.

@@ -39,6 +39,20 @@ func TestExploreDrawsFromTheSeed(t *testing.T) {
 		elections[c.ElectionTimeout] = true
 		snapshots[c.SnapshotEntries] = true
 	}
+	short, long := 0, 0
+	for seed := range int64(200) {
+		switch n := effective(Config{Seed: seed, Explore: true}).ClientIDBytes; {
+		case n == 0:
+			short++
+		default:
+			long++
+			require.GreaterOrEqual(t, n, 4, "seed %d", seed)
+			require.LessOrEqual(t, n, 512, "seed %d", seed)
+		}
+	}
+	assert.Greater(t, short, 50, "short client ids")
+	assert.Greater(t, long, 50, "client ids of drawn length")
+	assert.Zero(t, fixed.ClientIDBytes, "short ids without Explore")
 	assert.Len(t, nodes, 3, "3, 5 and 7 nodes")
 	assert.Len(t, modes, 2, "index and lease reads")
 	assert.Greater(t, len(elections), 20)
@@ -78,6 +92,9 @@ func TestExploreKeepsWhatTheCallerSet(t *testing.T) {
 		{"network", func(c *Config) { c.MinDelay, c.MaxDelay = time.Millisecond, 2*time.Millisecond }, func(t *testing.T, c Config) {
 			assert.Equal(t, time.Millisecond, c.MinDelay)
 			assert.Equal(t, 2*time.Millisecond, c.MaxDelay)
+		}},
+		{"client ids", func(c *Config) { c.ClientIDBytes = 1000 }, func(t *testing.T, c Config) {
+			assert.Equal(t, 1000, c.ClientIDBytes)
 		}},
 		{"nemesis and clients", func(c *Config) { c.FaultLanes, c.FaultInterval, c.Clients, c.Rate = 4, time.Minute, 2, 1 },
 			func(t *testing.T, c Config) {

@@ -87,6 +87,14 @@ type Config struct {
 	SnapshotEntries     uint64
 	SegmentBytes        int64
 
+	// ClientIDBytes is the length of each client's id, which the node's
+	// idempotent receiver keys its sessions on and writes into every
+	// command, session table and snapshot (0: "c" and the client's number,
+	// 2 or 3 bytes). The id is the client's choice, not the store's: the
+	// production client's default is 24 bytes of hex, and clients of other
+	// stores send UUIDs, host and process names or tokens.
+	ClientIDBytes int
+
 	// Explore draws every field above that a store's operator chooses and
 	// the caller left zero (the cluster size, the read mode, the nodes'
 	// tuning, the network's speed, how busy the nemesis and the clients

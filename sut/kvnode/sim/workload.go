@@ -33,12 +33,29 @@ func (c *simClient) requestFor(wl workloads.Workload, op history.Op) server.Requ
 	var call callRecorder
 	wl.Apply(context.Background(), &call, op)
 	req := call.req
-	req.ClientID = "c" + strconv.Itoa(c.id)
+	req.ClientID = clientID(c.id, c.w.cfg.ClientIDBytes)
 	if req.Op != "" {
 		c.seq++
 		req.Seq = c.seq
 	}
 	return req
+}
+
+// clientID is the id of client n: "c" and its number, padded to size bytes
+// when size is longer, so ids of every length stay distinct.
+func clientID(n, size int) string {
+	id := "c" + strconv.Itoa(n)
+	if size <= len(id) {
+		return id
+	}
+	const fill = "0123456789abcdef"
+	b := make([]byte, size)
+	copy(b, id)
+	b[len(id)] = '-'
+	for i := len(id) + 1; i < size; i++ {
+		b[i] = fill[i%len(fill)]
+	}
+	return string(b)
 }
 
 // callRecorder is a workloads.Client that notes the one call made to it as
