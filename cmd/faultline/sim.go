@@ -118,7 +118,7 @@ a run crashed or stopped advancing.`,
 	fl.StringVar(&f.keep, "keep", "", "run directories a sweep keeps: failing (the default), all or none; one seed always keeps its own")
 	fl.IntVar(&f.keepMax, "keep-max", 20, "most failing run directories a sweep writes (the sweep file lists every failing seed)")
 	fl.BoolVar(&f.stopAtFirst, "stop-at-first", false, "end a sweep at its first run that is not valid")
-	fl.BoolVar(&f.explore, "explore", true, "draw the store's configuration from each seed (cluster size, read mode, timeouts, append and snapshot sizes, network speed, fault pace) where no flag sets it, and for half of the seeds a focus on one to three of the fault kinds when more than three are asked for; --explore=false runs one fixed configuration with every kind asked for")
+	fl.BoolVar(&f.explore, "explore", true, "draw the store's configuration from each seed (cluster size, read mode, timeouts, append and snapshot sizes, network speed, fault pace, the clients' id length) where no flag sets it, and for half of the seeds a focus on one to three of the fault kinds when more than three are asked for; --explore=false runs one fixed configuration with every kind asked for")
 	fl.BoolVar(&f.digests, "digests", false, "record each seed's history digest (SHA-256 of its history.jsonl) in the sweep file, to compare two builds seed by seed")
 	fl.DurationVar(&f.runTimeout, "run-timeout", 5*time.Minute, "wall time one simulated run may take before the node counts as stuck (exit 255)")
 	return cmd
@@ -509,6 +509,9 @@ func runOneSeed(p *simPlan, stdout io.Writer) error {
 			c.Nodes, c.ReadMode, c.ElectionTimeout, c.HeartbeatInterval, c.Clients, c.Rate)
 		if !slices.Equal(c.Faults, p.base.Faults) {
 			fmt.Fprintf(stdout, "  faults focused on %s (of %s)\n", strings.Join(c.Faults, ","), strings.Join(p.base.Faults, ","))
+		}
+		if c.ClientIDBytes > 0 {
+			fmt.Fprintf(stdout, "  client ids of %d bytes\n", c.ClientIDBytes)
 		}
 	}
 	if r.Dir != "" {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +43,10 @@ func TestSimOneSeedWritesARunThatReplays(t *testing.T) {
 	assert.True(t, rec.Simulated())
 	assert.Equal(t, "set", rec.Workload)
 	assert.Equal(t, "3", rec.Seed.String())
+	var drawn struct{ ClientIDBytes int }
+	require.NoError(t, json.Unmarshal(rec.Options, &drawn))
+	assert.Equal(t, drawn.ClientIDBytes > 0, strings.Contains(out, fmt.Sprintf("client ids of %d bytes", drawn.ClientIDBytes)),
+		"the drawn client id length is printed when it is not the default")
 	page, err := os.ReadFile(filepath.Join(dir, rundir.ReportFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(page), "simulated time")
