@@ -124,8 +124,7 @@ func TestMayTearWrites(t *testing.T) {
 // configuration that ships one entry per round trip, under delay and loss
 // faults: it caught up 30 ms after the final reads used to begin, and the
 // run was judged invalid for a node that never rejoined. The clients keep
-// the short ids that seed ran with before the id length was drawn (a
-// length at most the short id's is the short id).
+// the short ids that seed ran with before the id length was drawn.
 func TestLateDiskLossGetsTheWholeWait(t *testing.T) {
 	res, err := Run(Config{Seed: 4738581182153, Workload: "set", Faults: FaultKinds(), Explore: true, ClientIDBytes: 1})
 	require.NoError(t, err)

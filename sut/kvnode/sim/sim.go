@@ -92,7 +92,9 @@ type Config struct {
 	// command, session table and snapshot (0: "c" and the client's number,
 	// 2 or 3 bytes). The id is the client's choice, not the store's: the
 	// production client's default is 24 bytes of hex, and clients of other
-	// stores send UUIDs, host and process names or tokens.
+	// stores send UUIDs, host and process names or tokens. A length at
+	// most the short id's keeps the short id, and Explore leaves it set:
+	// a seed found before the length was drawn replays with 1.
 	ClientIDBytes int
 
 	// Explore draws every field above that a store's operator chooses and
