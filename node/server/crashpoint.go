@@ -29,10 +29,12 @@ const CrashPointExitCode = 86
 // follows to be written to its connection.
 const crashFlushWait = time.Second
 
-// crashReplyLinger is how long the after-commit crash point lets the answers
-// it flushed travel before it exits: on the way to the client they may pass
-// a proxy (Docker's port mapping) that must read them before the exiting
-// process's sockets are torn down, or the teardown's reset discards them.
+// crashReplyLinger is how long a crash point lets what it flushed travel
+// before it exits: the after-commit point's answers, on the way to the
+// client, may pass a proxy (Docker's port mapping) that must read them
+// before the exiting process's sockets are torn down, or the teardown's
+// reset discards them; the after-vote point's vote shares its connection
+// with the candidate's messages (sendOrCrash).
 const crashReplyLinger = 100 * time.Millisecond
 
 // handleCrashPoint arms or disarms a crash point.
@@ -91,6 +93,12 @@ func (s *Server) sendOrCrash(msgs []raft.Message) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// Written to the socket is not yet received: the connection to the
+	// candidate also carries its messages to us, and a process that exits
+	// with some of them unread makes the kernel reset the connection,
+	// discarding what it has not yet sent, the vote included. Give the
+	// vote the same time the after-commit point gives its answers.
+	time.Sleep(crashReplyLinger)
 	s.log.Error("crash point reached: exiting", "point", client.CrashAfterVote,
 		"voted_for", vote.To, "generation", vote.Term, "exit_code", CrashPointExitCode)
 	os.Exit(CrashPointExitCode)
