@@ -120,9 +120,12 @@ MUTATE_SEED   ?= 1
 MUTATE_SEEDS  ?= 300
 MUTATE_BUDGET ?= 60s
 MIN_SCORE     ?= 0
+# BASELINE: an earlier campaign's baseline.json (make mutate fails if a mutant
+# it caught survives); empty: none.
+BASELINE      ?=
 
 .PHONY: mutate
 mutate: build
 	$(BIN)/faultline mutate --packages node/raft,node/kv --max-mutants $(MUTANTS) --seed $(MUTATE_SEED) \
 		--seeds-per-mutant $(MUTATE_SEEDS) --budget-per-mutant $(MUTATE_BUDGET) --workers 1 \
-		--store $(STORE) --min-score $(MIN_SCORE)
+		--store $(STORE) --min-score $(MIN_SCORE) $(if $(BASELINE),--baseline $(BASELINE))

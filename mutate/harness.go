@@ -79,6 +79,10 @@ type HarnessRun struct {
 	Compared       int   `json:"compared,omitempty"`
 	Differing      int   `json:"differing,omitempty"`
 	FirstDiffering int64 `json:"first_differing,omitempty"`
+	// Ran is how many seeds the sweep ran and judged: the whole range
+	// unless the budget ran out or a run was not valid (read from the
+	// sweep file, so 0 when the sweep crashed or hung before writing it).
+	Ran int `json:"ran,omitempty"`
 	// digests are the sweep's history digests by seed (not written out).
 	digests map[int64]string
 }
@@ -128,6 +132,15 @@ func readDigests(store string) (map[int64]string, error) {
 		return nil, err
 	}
 	return sweep.Digests, nil
+}
+
+// size is the number of seeds in the sweep's range.
+func (h HarnessRun) size() int {
+	var first, last int64
+	if _, err := fmt.Sscanf(h.Seeds, "%d-%d", &first, &last); err != nil || last < first {
+		return 0
+	}
+	return int(last - first + 1)
 }
 
 // Caught reports whether the sweep caught its build.
@@ -190,6 +203,7 @@ func runSweep(parent context.Context, bin, store string, s Sweep, stopAtFirst bo
 		if r.digests, err = readDigests(store); err != nil {
 			return r, err
 		}
+		r.Ran = len(r.digests)
 	}
 	return r, nil
 }

@@ -131,6 +131,7 @@ const (
 	ReportFile  = "index.html"
 	JUnitFile   = "junit.xml"
 	TextFile    = "summary.txt"
+	// BaselineFile (baseline.go) lists what the campaign caught.
 )
 
 // Write writes the campaign's files into dir, each atomically.
@@ -157,7 +158,10 @@ func Write(dir string, c *Campaign) error {
 	if err != nil {
 		return err
 	}
-	return rundir.WriteFile(filepath.Join(dir, JUnitFile), junit)
+	if err := rundir.WriteFile(filepath.Join(dir, JUnitFile), junit); err != nil {
+		return err
+	}
+	return writeBaseline(dir, c)
 }
 
 // PrintSummary writes the campaign's figures and its survivors as text.

@@ -33,6 +33,7 @@ type mutateFlags struct {
 	root           string
 	list           bool
 	mutants        string
+	baseline       string
 }
 
 // mutateWorkloads are the workloads a sweep may run.
@@ -58,8 +59,14 @@ mutate/equivalent.json); the unit tests' kills are reported beside it. Results g
 to <store>/mutate-<time>/: mutants.json, summary.json, summary.txt, index.html,
 junit.xml. Run it from a faultline checkout (it needs the source and the go command).
 
-Exit 0 if the score is at least --min-score; 1 if it is below, or if the unmutated
-node's sweep was not valid; 2 if interrupted; 254 on bad arguments; 255 on an error.`,
+--baseline compares the campaign with an earlier one of the same sample mutant by
+mutant (every campaign writes its catches to baseline.json): a mutant the baseline
+caught that survived every seed here is lost; one whose sweeps ran out of budget
+first is undecided, not lost.
+
+Exit 0 if the score is at least --min-score and no baseline catch was lost; 1 if
+the score is below, a baseline catch was lost, or the unmutated node's sweep was
+not valid; 2 if interrupted; 254 on bad arguments; 255 on an error.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runMutate(cmd, f) },
 	}
@@ -78,6 +85,7 @@ node's sweep was not valid; 2 if interrupted; 254 on bad arguments; 255 on an er
 	fl.DurationVar(&f.unitTimeout, "unit-timeout", 2*time.Minute, "timeout of one run of a mutated package's unit tests")
 	fl.StringVar(&f.root, "root", "", "module root (default: the directory above the working directory that holds faultline's go.mod)")
 	fl.BoolVar(&f.list, "list", false, "print the mutants in the order they would run and exit")
+	fl.StringVar(&f.baseline, "baseline", "", "the baseline.json of an earlier campaign of the same sample (same --seed and --max-mutants): exit 1 if a mutant it caught ran in full here and survived")
 	fl.StringVar(&f.mutants, "mutants", "", "comma list of mutant ids (as --list and mutants.json give them) to run instead of the seeded sample, e.g. to replay a campaign's survivors")
 	return cmd
 }
@@ -86,6 +94,14 @@ func runMutate(cmd *cobra.Command, f mutateFlags) error {
 	opts, err := f.options()
 	if err != nil {
 		return err
+	}
+	var baseline *mutate.Baseline
+	if f.baseline != "" {
+		b, err := mutate.ReadBaseline(f.baseline)
+		if err != nil {
+			return harness.Usagef("--baseline: %v", err)
+		}
+		baseline = &b
 	}
 	if f.list {
 		all, err := mutate.Enumerate(opts.Root, opts.Packages)
@@ -115,6 +131,12 @@ func runMutate(cmd *cobra.Command, f mutateFlags) error {
 	fmt.Fprintln(os.Stdout)
 	mutate.PrintSummary(os.Stdout, c)
 	fmt.Fprintf(os.Stdout, "report: %s\njunit: %s\n", filepath.Join(opts.Dir, mutate.ReportFile), filepath.Join(opts.Dir, mutate.JUnitFile))
+	var lost []string
+	if baseline != nil && err == nil {
+		cmp := baseline.Compare(c)
+		cmp.Print(os.Stdout, f.baseline)
+		lost = cmp.Lost
+	}
 	switch {
 	case err != nil:
 		return &exitError{code: harness.ExitInvalid, err: err}
@@ -122,6 +144,8 @@ func runMutate(cmd *cobra.Command, f mutateFlags) error {
 		return &exitError{code: harness.ExitUnknown, err: errors.New("interrupted: the figures cover the mutants that ran")}
 	case 100*c.Summary.Score < f.minScore:
 		return &exitError{code: harness.ExitInvalid, err: fmt.Errorf("score %.1f %% is below --min-score %.1f %%", 100*c.Summary.Score, f.minScore)}
+	case len(lost) > 0:
+		return &exitError{code: harness.ExitInvalid, err: fmt.Errorf("%d mutants the baseline %s caught survived every seed here: %s", len(lost), f.baseline, strings.Join(lost, "; "))}
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func TestMutateBadArguments(t *testing.T) {
 		{[]string{"--workloads", "queue"}, `unknown workload "queue"`},
 		{[]string{"--root", os.TempDir()}, "holds no go.mod of faultline"},
 		{[]string{"extra"}, "takes no arguments"},
+		{[]string{"--baseline", "/nonexistent/baseline.json"}, "--baseline: baseline /nonexistent/baseline.json"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
