@@ -91,3 +91,23 @@ func TestReadBaselineRefusesBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckedInBaseline: the nightly job's baseline names mutants of the
+// sample it is held against, each still a site with the same text, and
+// none argued equivalent; a stale file would only report them as not run.
+func TestCheckedInBaseline(t *testing.T) {
+	b, err := ReadBaseline("baseline-seed1.json")
+	require.NoError(t, err)
+	all, err := Enumerate("..", []string{"node/raft", "node/kv"})
+	require.NoError(t, err)
+	sample := map[string]string{}
+	for _, m := range Sample(all, 0, 1)[:70] { // the 60 that build, and the stillborn among them
+		sample[m.ID] = m.Title()
+	}
+	eq, err := Equivalents()
+	require.NoError(t, err)
+	for id, site := range b.Caught {
+		assert.Equal(t, site, sample[id], "baseline-seed1.json names %s, not among the seed-1 sample's first mutants with that site", id)
+		assert.NotContains(t, eq, id, "%s is argued equivalent and no longer scored", id)
+	}
+}
