@@ -164,6 +164,28 @@ func TestSweepOutcomes(t *testing.T) {
 	require.ErrorIs(t, err, errBadSweep, "bad arguments are the campaign's error, not the mutant's")
 }
 
+// TestSweepThatDiesWithoutItsFile: a sweep process that exits 1 or 2
+// without writing its sweep file died (a Go runtime fatal error exits with
+// 2, as an undecided sweep does) and counts as a crash; one that exits 0
+// without it is the campaign's error.
+func TestSweepThatDiesWithoutItsFile(t *testing.T) {
+	sweep := Sweep{Workload: "register", FirstSeed: 1, LastSeed: 10, Budget: 20 * time.Second, Workers: 1}
+	dying := func(code int) string {
+		path := filepath.Join(t.TempDir(), "faultline")
+		body := "#!/bin/sh\necho 'fatal error: sync: RUnlock of unlocked RWMutex' >&2\nexit " + itoa(code) + "\n"
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o755))
+		return path
+	}
+	for _, code := range []int{1, 2} {
+		run, err := runSweep(context.Background(), dying(code), t.TempDir(), sweep, true)
+		require.NoError(t, err)
+		assert.Equal(t, CaughtCrash, run.Status, "exit %d", code)
+		assert.Contains(t, run.Output, "fatal error")
+	}
+	_, err := runSweep(context.Background(), dying(0), t.TempDir(), sweep, true)
+	assert.ErrorContains(t, err, "sweep file")
+}
+
 func TestSweepThatHangsIsCaughtByTimeout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the hang grace")

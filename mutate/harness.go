@@ -199,11 +199,18 @@ func runSweep(parent context.Context, bin, store string, s Sweep, stopAtFirst bo
 		return r, fmt.Errorf("run %s: %w", bin, err)
 	}
 	if r.Status == StatusSurvived || r.Status == CaughtInvalid || r.Status == CaughtUnknown {
-		// The sweep finished and wrote its file.
-		if r.digests, err = readDigests(store); err != nil {
+		// The sweep finished and wrote its file, unless the process died:
+		// a Go runtime fatal error (an unlock of an unlocked mutex, a
+		// concurrent map write) exits with 2, as an undecided sweep does.
+		digests, err := readDigests(store)
+		switch {
+		case err == nil:
+			r.digests, r.Ran = digests, len(digests)
+		case r.Status != StatusSurvived:
+			r.Status = CaughtCrash
+		default:
 			return r, err
 		}
-		r.Ran = len(r.digests)
 	}
 	return r, nil
 }
