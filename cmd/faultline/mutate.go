@@ -57,7 +57,7 @@ mutants instead of a sample (a campaign's survivors, say).
 The score is caught / (mutants that build - mutants argued equivalent in
 mutate/equivalent.json); the unit tests' kills are reported beside it. Results go
 to <store>/mutate-<time>/: mutants.json, summary.json, summary.txt, index.html,
-junit.xml. Run it from a faultline checkout (it needs the source and the go command).
+junit.xml and baseline.json. Run it from a faultline checkout (it needs the source and the go command).
 
 --baseline compares the campaign with an earlier one of the same sample mutant by
 mutant (every campaign writes its catches to baseline.json): a mutant the baseline
