@@ -11,11 +11,6 @@ import (
 	"github.com/faultline/faultline/rundir"
 )
 
-// BaselineFile is the campaign file that lists what it caught, in the form
-// --baseline reads: copied into the repository, it is what a later campaign
-// of the same sample must catch again.
-const BaselineFile = "baseline.json"
-
 // Baseline is what one campaign caught. A score compared with a threshold
 // moves with the sample; the same mutants compared one by one show a lost
 // catch whatever the others did. The sample is hash-ranked (Sample), so a

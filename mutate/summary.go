@@ -131,7 +131,10 @@ const (
 	ReportFile  = "index.html"
 	JUnitFile   = "junit.xml"
 	TextFile    = "summary.txt"
-	// BaselineFile (baseline.go) lists what the campaign caught.
+	// BaselineFile lists what the campaign caught, in the form --baseline
+	// reads: copied into the repository, it is what a later campaign of the
+	// same sample must catch again.
+	BaselineFile = "baseline.json"
 )
 
 // Write writes the campaign's files into dir, each atomically.
